@@ -1,0 +1,72 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Swift 6 language mode (complete strict concurrency) comes with tools-version 6.x.
+let settings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "conveyor",
+    products: [
+        .executable(name: "conveyor", targets: ["conveyor"]),
+        .library(name: "AWSCore", targets: ["AWSCore"]),
+        .library(name: "AWSServices", targets: ["AWSServices"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "AWSCore",
+            dependencies: ["CCurl", "CCrypto"],
+            swiftSettings: settings
+        ),
+        .target(
+            name: "AWSServices",
+            dependencies: ["AWSCore"],
+            swiftSettings: settings
+        ),
+        .executableTarget(
+            name: "conveyor",
+            dependencies: [
+                "AWSCore",
+                "AWSServices",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: settings
+        ),
+        .executableTarget(
+            name: "transport-bench",
+            dependencies: ["AWSCore"],
+            path: "Benchmarks/transport-bench",
+            swiftSettings: settings
+        ),
+        .target(
+            name: "TestSupport",
+            dependencies: ["AWSCore"],
+            path: "Tests/TestSupport",
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "AWSCoreTests",
+            dependencies: ["AWSCore", "TestSupport"],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "AWSServicesTests",
+            dependencies: ["AWSServices", "AWSCore", "TestSupport"],
+            swiftSettings: settings
+        ),
+    ]
+)
