@@ -1,0 +1,76 @@
+import Foundation
+import Synchronization
+
+/// Loopback servers the tests talk to: moto (S3, SSM), the signature-checking proxy in front of it,
+/// and small fixture servers written in Python under Tests/servers/.
+///
+/// `make test` starts the long-lived ones once and passes their URLs in environment variables
+/// (`CONVEYOR_TEST_<NAME>_URL`); when a variable is missing (plain `swift test`), the server is
+/// started here on a free port and stops by itself when this process exits (each script watches
+/// its parent's pid).
+public enum TestServers {
+    /// The repository's root, found from this file's path.
+    public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    private static let started = Mutex<[String: URL]>([:])
+    private static let processes = Mutex<[Process]>([])
+
+    /// The base URL (`http://127.0.0.1:PORT`) of the named server, starting it if needed.
+    ///
+    /// - Parameters:
+    ///   - name: the key: `CONVEYOR_TEST_\(name.uppercased())_URL` is read first.
+    ///   - script: the Python file under Tests/servers/ that runs the server.
+    ///   - arguments: extra arguments for the script.
+    public static func url(name: String, script: String, arguments: [String] = []) throws -> URL {
+        let variable = "CONVEYOR_TEST_\(name.uppercased())_URL"
+        if let value = ProcessInfo.processInfo.environment[variable], let url = URL(string: value) {
+            return url
+        }
+        return try started.withLock { table in
+            if let url = table[name] { return url }
+            let url = try launch(script: script, arguments: arguments)
+            table[name] = url
+            return url
+        }
+    }
+
+    /// Starts a fresh, private instance of a fixture server (not shared with other tests).
+    public static func launch(script: String, arguments: [String] = []) throws -> URL {
+        let path = repositoryRoot.appendingPathComponent("Tests/servers/\(script)").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-u", path, "--host", "127.0.0.1", "--port", "0",
+                             "--parent-pid", String(ProcessInfo.processInfo.processIdentifier)] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["AWS_EC2_METADATA_DISABLED"] = "true"
+        process.environment = environment
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = FileHandle.standardError
+        try process.run()
+        processes.withLock { $0.append(process) }
+        // The first line is `listening on 127.0.0.1:PORT`.
+        var line = Data()
+        let handle = stdout.fileHandleForReading
+        while true {
+            let byte = handle.readData(ofLength: 1)
+            if byte.isEmpty { break }
+            if byte == Data([0x0A]) { break }
+            line.append(byte)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard text.hasPrefix("listening on "), let url = URL(string: "http://" + text.dropFirst("listening on ".count)) else {
+            process.terminate()
+            throw TestServerError(message: "\(script) did not start: first line was '\(text)'")
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        handle.readabilityHandler = { h in _ = h.availableData }
+        return url
+    }
+}
+
+public struct TestServerError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
