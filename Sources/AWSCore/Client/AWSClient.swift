@@ -1,0 +1,84 @@
+import Foundation
+
+/// What a client needs to know about its service.
+public struct ServiceInfo: Sendable, Equatable {
+    /// The service id as AWS names it (`S3`, `SSM`, `Bedrock Runtime`), used in errors.
+    public var serviceId: String
+    /// The SigV4 signing name (`s3`, `ssm`, `bedrock`).
+    public var signingName: String
+    /// The first label of the AWS host (`s3`, `ssm`, `bedrock-runtime`).
+    public var endpointPrefix: String
+    public var wireProtocol: AWSProtocol
+    public var signerOptions: SigV4Signer.Options
+
+    public init(serviceId: String, signingName: String, endpointPrefix: String, wireProtocol: AWSProtocol,
+                signerOptions: SigV4Signer.Options) {
+        self.serviceId = serviceId
+        self.signingName = signingName
+        self.endpointPrefix = endpointPrefix
+        self.wireProtocol = wireProtocol
+        self.signerOptions = signerOptions
+    }
+}
+
+/// Signs and sends requests of one service, and turns every failure into an `AWSError`.
+///
+/// One client per service and region. It owns no threads: requests go through the shared
+/// transport, which carries any number of them at once.
+public final class AWSClient: Sendable {
+    public let service: ServiceInfo
+    public let region: String
+    public let endpoint: Endpoint
+    public let transport: any HTTPTransport
+    public let credentialProvider: any CredentialProvider
+    public let timeouts: HTTPTimeouts
+    let clock: @Sendable () -> Date
+
+    public init(service: ServiceInfo, region: String, endpoint: Endpoint, credentials: any CredentialProvider,
+                transport: any HTTPTransport, timeouts: HTTPTimeouts = .default,
+                clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.service = service
+        self.region = region
+        self.endpoint = endpoint
+        self.credentialProvider = credentials
+        self.transport = transport
+        self.timeouts = timeouts
+        self.clock = clock
+    }
+
+    /// Signs `request` (with `signingRegion`, else the client's region), sends it, and returns the
+    /// response when its status is 2xx. Any other status throws the service's error as `AWSError`;
+    /// a network failure throws an `AWSError` of kind `.transport`. Credential failures are thrown
+    /// as they come from the provider.
+    public func send(_ request: HTTPRequest, operation: String, signingRegion: String? = nil) async throws
+        -> HTTPResponse
+    {
+        let response = try await sendRaw(request, operation: operation, signingRegion: signingRegion)
+        guard (200..<300).contains(response.status) else {
+            throw AWSErrorParser.parse(response, protocol: service.wireProtocol, service: service.serviceId,
+                                       operation: operation)
+        }
+        return response
+    }
+
+    /// Like `send` but returns any response, whatever its status.
+    public func sendRaw(_ request: HTTPRequest, operation: String, signingRegion: String? = nil) async throws
+        -> HTTPResponse
+    {
+        let credentials = try await credentialProvider.credentials()
+        var signed = request
+        let signer = SigV4Signer(credentials: credentials, region: signingRegion ?? region,
+                                 service: service.signingName, options: service.signerOptions)
+        signer.sign(&signed, date: clock())
+        do {
+            return try await transport.execute(signed, timeouts: timeouts)
+        } catch {
+            throw AWSError(service: service.serviceId, operation: operation, transport: error)
+        }
+    }
+
+    /// The error a response carries, read with this service's protocol.
+    public func error(from response: HTTPResponse, operation: String) -> AWSError {
+        AWSErrorParser.parse(response, protocol: service.wireProtocol, service: service.serviceId, operation: operation)
+    }
+}
