@@ -72,5 +72,39 @@ public enum TestServers {
 
 public struct TestServerError: Error, CustomStringConvertible {
     public let message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// The credentials and servers of the AWS stand-ins: moto, and the signature-checking proxy in
+/// front of it that knows these keys.
+public enum TestAWS {
+    public static var accessKey: String { env("CONVEYOR_TEST_ACCESS_KEY") ?? "AKIDCONVEYORTEST" }
+    public static var secretKey: String { env("CONVEYOR_TEST_SECRET_KEY") ?? "conveyor-test-secret" }
+    /// A second key pair that must come with a session token.
+    public static var tokenAccessKey: String { env("CONVEYOR_TEST_TOKEN_ACCESS_KEY") ?? "ASIACONVEYORTOKEN" }
+    public static var tokenSecretKey: String { env("CONVEYOR_TEST_TOKEN_SECRET_KEY") ?? "conveyor-token-secret" }
+    public static var sessionToken: String { env("CONVEYOR_TEST_SESSION_TOKEN") ?? "conveyor-session-token" }
+
+    static func env(_ name: String) -> String? { ProcessInfo.processInfo.environment[name] }
+
+    /// moto itself (no signature check).
+    public static func motoURL() throws -> URL {
+        try TestServers.url(name: "moto", script: "moto_server.py")
+    }
+
+    /// The proxy that recomputes every request's SigV4 signature with botocore before moto sees it.
+    public static func proxyURL() throws -> URL {
+        let moto = try motoURL()
+        return try TestServers.url(
+            name: "sigproxy", script: "sigv4_proxy.py",
+            arguments: ["--upstream", moto.absoluteString, "--credentials",
+                        "\(accessKey):\(secretKey),\(tokenAccessKey):\(tokenSecretKey):\(sessionToken)"])
+    }
+
+    /// A name unique to this test run, usable as an S3 bucket name.
+    public static func uniqueName(_ prefix: String) -> String {
+        "\(prefix)-\(UUID().uuidString.lowercased().prefix(13))"
+            .replacingOccurrences(of: "_", with: "-")
+    }
 }

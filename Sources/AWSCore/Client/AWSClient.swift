@@ -32,10 +32,20 @@ public final class AWSClient: Sendable {
     public let transport: any HTTPTransport
     public let credentialProvider: any CredentialProvider
     public let timeouts: HTTPTimeouts
+    /// The client's retry owner: its mode, quota and (adaptive) rate limiter.
+    public let retry: RetryHandler
     let clock: @Sendable () -> Date
 
-    public init(service: ServiceInfo, region: String, endpoint: Endpoint, credentials: any CredentialProvider,
+    public convenience init(service: ServiceInfo, region: String, endpoint: Endpoint, credentials: any CredentialProvider,
                 transport: any HTTPTransport, timeouts: HTTPTimeouts = .default,
+                retry: RetryConfiguration = RetryConfiguration(),
+                clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.init(service: service, region: region, endpoint: endpoint, credentials: credentials, transport: transport,
+                  timeouts: timeouts, retryHandler: RetryHandler(configuration: retry), clock: clock)
+    }
+
+    public init(service: ServiceInfo, region: String, endpoint: Endpoint, credentials: any CredentialProvider,
+                transport: any HTTPTransport, timeouts: HTTPTimeouts, retryHandler: RetryHandler,
                 clock: @escaping @Sendable () -> Date = { Date() }) {
         self.service = service
         self.region = region
@@ -43,6 +53,7 @@ public final class AWSClient: Sendable {
         self.credentialProvider = credentials
         self.transport = transport
         self.timeouts = timeouts
+        self.retry = retryHandler
         self.clock = clock
     }
 
@@ -50,15 +61,32 @@ public final class AWSClient: Sendable {
     /// response when its status is 2xx. Any other status throws the service's error as `AWSError`;
     /// a network failure throws an `AWSError` of kind `.transport`. Credential failures are thrown
     /// as they come from the provider.
-    public func send(_ request: HTTPRequest, operation: String, signingRegion: String? = nil) async throws
-        -> HTTPResponse
+    ///
+    /// Retryable failures are retried by the client's `RetryHandler`, re-signed each time, unless
+    /// `retry` is false (the caller owns retrying). `check` may turn a 2xx answer into an error
+    /// (S3's 200 with an `<Error>` body), which is then retried like any other.
+    public func send(_ request: HTTPRequest, operation: String, signingRegion: String? = nil, retry: Bool = true,
+                     check: ((HTTPResponse) -> AWSError?)? = nil) async throws -> HTTPResponse {
+        try await sendCounting(request, operation: operation, signingRegion: signingRegion, retry: retry,
+                               check: check).value
+    }
+
+    /// `send`, also saying how many attempts the call took.
+    public func sendCounting(_ request: HTTPRequest, operation: String, signingRegion: String? = nil,
+                             retry: Bool = true, check: ((HTTPResponse) -> AWSError?)? = nil) async throws
+        -> RetryHandler.Outcome<HTTPResponse>
     {
-        let response = try await sendRaw(request, operation: operation, signingRegion: signingRegion)
-        guard (200..<300).contains(response.status) else {
-            throw AWSErrorParser.parse(response, protocol: service.wireProtocol, service: service.serviceId,
-                                       operation: operation)
+        let once: (Int) async throws -> HTTPResponse = { _ in
+            let response = try await self.sendRaw(request, operation: operation, signingRegion: signingRegion)
+            guard (200..<300).contains(response.status) else {
+                throw AWSErrorParser.parse(response, protocol: self.service.wireProtocol,
+                                           service: self.service.serviceId, operation: operation)
+            }
+            if let check, let error = check(response) { throw error }
+            return response
         }
-        return response
+        if !retry { return RetryHandler.Outcome(value: try await once(1), attempts: 1) }
+        return try await self.retry.run(once)
     }
 
     /// Like `send` but returns any response, whatever its status.

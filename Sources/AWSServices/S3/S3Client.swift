@@ -206,18 +206,19 @@ public final class S3Client: S3API {
         headers.add("Content-Type", "application/xml")
         Self.apply(condition, to: &headers)
         let body = Data(xmlBody.utf8)
-        let response = try await perform("CompleteMultipartUpload", bucket: bucket) { region in
+        // S3 may answer 200 with an <Error> body once the upload is under way; botocore treats it
+        // as a 500, which is retried.
+        let client = self.client
+        let errorIn200: (HTTPResponse) -> AWSError? = { response in
+            guard let root = try? XMLElement.parse(response.body), root.localName == "Error" else { return nil }
+            return client.error(from: HTTPResponse(status: 500, headers: response.headers, body: response.body),
+                                operation: "CompleteMultipartUpload")
+        }
+        let response = try await perform("CompleteMultipartUpload", bucket: bucket, check: errorIn200) { region in
             self.request("POST", bucket: bucket, key: key, region: region, query: [("uploadId", uploadId)],
                          headers: headers, body: body)
         }
-        // S3 may answer 200 with an <Error> body once the upload is under way (botocore treats it as a 500).
         let root = try xml(response, operation: "CompleteMultipartUpload")
-        if root.localName == "Error" {
-            var error = client.error(from: HTTPResponse(status: 500, headers: response.headers, body: response.body),
-                                     operation: "CompleteMultipartUpload")
-            error.kind = AWSError.classify(code: error.code, status: 500)
-            throw error
-        }
         return S3PutResult(etag: root.text(of: "ETag") ?? response.headers["ETag"],
                            versionId: response.headers["x-amz-version-id"])
     }
@@ -278,18 +279,18 @@ public final class S3Client: S3API {
     }
 
     /// Runs one request, following a wrong-region answer once.
-    func perform(_ operation: String, bucket: String, build: (String) -> HTTPRequest) async throws
-        -> HTTPResponse
-    {
+    func perform(_ operation: String, bucket: String, check: ((HTTPResponse) -> AWSError?)? = nil,
+                 build: (String) -> HTTPRequest) async throws -> HTTPResponse {
         let region = region(of: bucket)
         do {
-            return try await client.send(build(region), operation: operation, signingRegion: region)
+            return try await client.send(build(region), operation: operation, signingRegion: region, check: check)
         } catch let error as AWSError where Self.isRegionRedirect(error, operation: operation) {
             var newRegion = error.details["Region"]
             if newRegion == nil { newRegion = try? await probeRegion(bucket: bucket) }
             guard let newRegion, !newRegion.isEmpty, newRegion != region else { throw error }
             bucketRegions.withLock { $0[bucket] = newRegion }
-            return try await client.send(build(newRegion), operation: operation, signingRegion: newRegion)
+            return try await client.send(build(newRegion), operation: operation, signingRegion: newRegion,
+                                         check: check)
         }
     }
 
