@@ -10,11 +10,13 @@ let package = Package(
     name: "conveyor",
     products: [
         .executable(name: "conveyor", targets: ["conveyor"]),
+        .executable(name: "conveyor-emulator", targets: ["conveyor-emulator"]),
         .library(name: "AWSCore", targets: ["AWSCore"]),
         .library(name: "AWSServices", targets: ["AWSServices"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
     ],
     targets: [
         .systemLibrary(
@@ -46,6 +48,25 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        .target(
+            name: "ConverseEmulator",
+            dependencies: [
+                "AWSCore",
+                "AWSServices",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: settings
+        ),
+        .executableTarget(
+            name: "conveyor-emulator",
+            dependencies: [
+                "ConverseEmulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: settings
+        ),
         .executableTarget(
             name: "transport-bench",
             dependencies: ["AWSCore"],
@@ -61,6 +82,11 @@ let package = Package(
         .testTarget(
             name: "AWSCoreTests",
             dependencies: ["AWSCore", "TestSupport"],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "ConverseEmulatorTests",
+            dependencies: ["ConverseEmulator", "AWSServices", "AWSCore", "TestSupport"],
             swiftSettings: settings
         ),
         .testTarget(

@@ -5,7 +5,7 @@ import Foundation
 // reading accepts exactly one member per union and keeps unknown members.
 
 extension ImageBlock {
-    var json: JSONValue { ["format": .string(format), "source": source.json] }
+    public var json: JSONValue { ["format": .string(format), "source": source.json] }
 
     init(json: JSONValue) throws(ConverseDecodingError) {
         guard let format = json["format"]?.stringValue else { throw ConverseDecodingError("image needs format") }
@@ -17,7 +17,7 @@ extension ImageBlock {
 }
 
 extension DocumentBlock {
-    var json: JSONValue {
+    public var json: JSONValue {
         var o = JSONObject()
         if let format { o["format"] = .string(format) }
         o["name"] = .string(name)
@@ -38,7 +38,7 @@ extension DocumentBlock {
 }
 
 extension ToolResultBlock.Content {
-    var json: JSONValue {
+    public var json: JSONValue {
         switch self {
         case .json(let v): return ["json": v]
         case .text(let t): return ["text": .string(t)]
@@ -173,7 +173,7 @@ extension Message {
 }
 
 extension Tool {
-    var json: JSONValue {
+    public var json: JSONValue {
         switch self {
         case .toolSpec(let spec):
             var o: JSONObject = ["name": .string(spec.name)]
@@ -301,7 +301,7 @@ extension ConverseRequest {
 }
 
 extension TokenUsage {
-    var json: JSONValue {
+    public var json: JSONValue {
         var o: JSONObject = ["inputTokens": .integer(Int64(inputTokens)), "outputTokens": .integer(Int64(outputTokens)),
                              "totalTokens": .integer(Int64(totalTokens))]
         if let v = cacheReadInputTokens { o["cacheReadInputTokens"] = .integer(Int64(v)) }

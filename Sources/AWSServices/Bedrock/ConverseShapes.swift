@@ -37,7 +37,7 @@ public enum MediaSource: Sendable, Equatable {
     /// Documents only: a list of text blocks.
     case content([String])
 
-    var json: JSONValue {
+    public var json: JSONValue {
         switch self {
         case .bytes(let data): return ["bytes": .string(data.base64EncodedString())]
         case .s3(let uri, let owner):
@@ -135,7 +135,7 @@ public struct CachePointBlock: Sendable, Equatable {
         self.ttl = ttl
     }
 
-    var json: JSONValue {
+    public var json: JSONValue {
         var o: JSONObject = ["type": .string(type)]
         if let ttl { o["ttl"] = .string(ttl) }
         return .object(o)

@@ -1,0 +1,248 @@
+import AWSCore
+import AWSServices
+import Foundation
+
+/// An error the emulator answers with, shaped like Bedrock's.
+public struct EmulatedError: Error, Sendable, Equatable {
+    public var code: String
+    public var status: Int
+    public var message: String
+
+    public init(code: String, status: Int, message: String) {
+        self.code = code
+        self.status = status
+        self.message = message
+    }
+
+    public static func validation(_ message: String) -> EmulatedError {
+        EmulatedError(code: "ValidationException", status: 400, message: message)
+    }
+
+    /// Bedrock's errors by code, with their statuses (for `[[error:CODE]]` directives).
+    public static let statuses: [String: Int] = [
+        "AccessDeniedException": 403, "ResourceNotFoundException": 404, "ThrottlingException": 429,
+        "ModelTimeoutException": 408, "InternalServerException": 500, "ServiceUnavailableException": 503,
+        "ValidationException": 400, "ModelNotReadyException": 429, "ModelErrorException": 424,
+        "ServiceQuotaExceededException": 400, "UnrecognizedClientException": 403, "ExpiredTokenException": 403,
+    ]
+}
+
+/// The emulated model: checks a request as Bedrock does and answers it deterministically, so
+/// that tests can assert what the model saw.
+///
+/// The answer to a text conversation is `Echo: ` followed by the last user message's text. With
+/// `toolChoice` naming a tool (or `any`), the answer is a toolUse whose input satisfies the tool's
+/// input schema. Directives in the last user message steer a single call:
+/// `[[error:CODE]]` answers with that Bedrock error, `[[latency:MS]]` sets the latency, and
+/// `[[tool-input:JSON]]` makes the toolUse input exactly that JSON.
+public enum EmulatedModel {
+    /// Checks the request as Bedrock's front door does.
+    public static func validate(_ request: ConverseRequest, defaultMaxTokens: Int) throws(EmulatedError) {
+        guard !request.messages.isEmpty else {
+            throw .validation("A conversation must start with a user message. Try again with a conversation that starts with a user message.")
+        }
+        guard request.messages.first?.role == .user else {
+            throw .validation("A conversation must start with a user message. Try again with a conversation that starts with a user message.")
+        }
+        guard request.messages.last?.role == .user else {
+            throw .validation("A conversation must end with a user message. Try again with a conversation that ends with a user message.")
+        }
+        for (index, message) in request.messages.enumerated() {
+            if case .other(let role) = message.role {
+                throw .validation("1 validation error detected: Value '\(role)' at 'messages.\(index + 1).member.role' failed to satisfy constraint: Member must satisfy enum value set: [user, assistant]")
+            }
+            if index > 0, request.messages[index - 1].role == message.role {
+                throw .validation("A conversation must alternate between user and assistant roles. Make sure the conversation alternates between user and assistant roles and try again.")
+            }
+            if message.content.isEmpty {
+                throw .validation("The content field in the Message object at messages.\(index).content is empty. Add a ContentBlock object to the content field and try again.")
+            }
+            for block in message.content {
+                if case .text(let text) = block, text.isEmpty {
+                    throw .validation("The text field in the ContentBlock object at messages.\(index).content.0 is blank. Add text to the text field, and try again.")
+                }
+            }
+        }
+        if let config = request.inferenceConfig {
+            if let maxTokens = config.maxTokens, maxTokens < 1 {
+                throw .validation("1 validation error detected: Value '\(maxTokens)' at 'inferenceConfig.maxTokens' failed to satisfy constraint: Member must have value greater than or equal to 1")
+            }
+            if let t = config.temperature, !(0...1).contains(t) {
+                throw .validation("1 validation error detected: Value '\(t)' at 'inferenceConfig.temperature' failed to satisfy constraint: Member must have value less than or equal to 1")
+            }
+            if let p = config.topP, !(0...1).contains(p) {
+                throw .validation("1 validation error detected: Value '\(p)' at 'inferenceConfig.topP' failed to satisfy constraint: Member must have value less than or equal to 1")
+            }
+        }
+        if let tools = request.toolConfig {
+            let names = tools.tools.compactMap { if case .toolSpec(let s) = $0 { return s.name } else { return nil } }
+            if names.isEmpty { throw .validation("The toolConfig field must be defined when using toolUse and toolResult content blocks.") }
+            if case .tool(let name) = tools.toolChoice, !names.contains(name) {
+                throw .validation("The tool \(name) named in toolChoice is not one of the tools in toolConfig.")
+            }
+        }
+    }
+
+    /// The text of the last user message (its text blocks, joined).
+    public static func lastUserText(_ request: ConverseRequest) -> String {
+        request.messages.last { $0.role == .user }?.text ?? ""
+    }
+
+    /// The estimate Bedrock-like quotas use: a token per four characters, rounded up.
+    public static func tokens(forCharacters count: Int) -> Int { (count + 3) / 4 }
+
+    /// Input tokens of a request: its system and message text, and the size of other blocks.
+    public static func inputTokens(_ request: ConverseRequest) -> Int {
+        var characters = 0
+        for block in request.system ?? [] {
+            if case .text(let t) = block { characters += t.count }
+        }
+        for message in request.messages {
+            for block in message.content {
+                switch block {
+                case .text(let t): characters += t.count
+                case .document(let d):
+                    switch d.source {
+                    case .bytes(let data): characters += data.count
+                    case .text(let t): characters += t.count
+                    case .content(let parts): characters += parts.reduce(0) { $0 + $1.count }
+                    case .s3: characters += 4000
+                    }
+                case .image: characters += 6400  // about 1,600 tokens, as a mid-size image
+                case .toolUse(let t): characters += t.input.serialized().count
+                case .toolResult(let r): characters += r.content.reduce(0) { $0 + $1.json.serialized().count }
+                default: break
+                }
+            }
+        }
+        return max(1, tokens(forCharacters: characters))
+    }
+
+    /// A directive `[[name:value]]` in the text, if present.
+    public static func directive(_ name: String, in text: String) -> String? {
+        guard let start = text.range(of: "[[\(name):") else { return nil }
+        guard let end = text.range(of: "]]", range: start.upperBound..<text.endIndex) else { return nil }
+        return String(text[start.upperBound..<end.lowerBound])
+    }
+
+    /// The answer to a valid request.
+    public static func answer(_ request: ConverseRequest, defaultMaxTokens: Int, latencyMs: Int) throws(EmulatedError)
+        -> ConverseResponse
+    {
+        let text = lastUserText(request)
+        if let code = directive("error", in: text) {
+            throw EmulatedError(code: code, status: EmulatedError.statuses[code] ?? 400,
+                                message: "Emulated \(code) requested by the prompt.")
+        }
+        let input = inputTokens(request)
+        let maxTokens = request.inferenceConfig?.maxTokens ?? defaultMaxTokens
+        if let tools = request.toolConfig, let name = forcedTool(tools) {
+            let spec = tools.tools.compactMap { if case .toolSpec(let s) = $0, s.name == name { return s } else { return nil } }.first
+            var toolInput: JSONValue
+            if let forced = directive("tool-input", in: text), let parsed = try? JSONValue.parse(Data(forced.utf8)) {
+                toolInput = parsed
+            } else {
+                toolInput = SchemaSampler.sample(spec?.inputSchema ?? ["type": "object"], seed: stableHash(text))
+            }
+            let output = tokens(forCharacters: toolInput.serialized().count)
+            let block = ToolUseBlock(toolUseId: "tooluse_\(String(stableHash(text + name), radix: 36))", name: name,
+                                     input: toolInput)
+            return ConverseResponse(
+                message: Message(role: .assistant, content: [.toolUse(block)]), stopReason: .toolUse,
+                usage: TokenUsage(inputTokens: input, outputTokens: output, totalTokens: input + output),
+                latencyMs: latencyMs)
+        }
+        var reply = "Echo: " + text
+        var stop = StopReason.endTurn
+        if let sequences = request.inferenceConfig?.stopSequences {
+            for sequence in sequences where !sequence.isEmpty {
+                if let range = reply.range(of: sequence) {
+                    reply = String(reply[..<range.lowerBound])
+                    stop = .stopSequence
+                }
+            }
+        }
+        if tokens(forCharacters: reply.count) > maxTokens {
+            reply = String(reply.prefix(maxTokens * 4))
+            stop = .maxTokens
+        }
+        let output = tokens(forCharacters: reply.count)
+        return ConverseResponse(
+            message: .assistant(reply), stopReason: stop,
+            usage: TokenUsage(inputTokens: input, outputTokens: output, totalTokens: input + output),
+            latencyMs: latencyMs)
+    }
+
+    static func forcedTool(_ config: ToolConfiguration) -> String? {
+        switch config.toolChoice {
+        case .tool(let name): return name
+        case .any:
+            for tool in config.tools { if case .toolSpec(let s) = tool { return s.name } }
+            return nil
+        case .auto, .none: return nil
+        }
+    }
+
+    /// FNV-1a over the UTF-8 bytes: the same text gives the same number in every run.
+    public static func stableHash(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return hash
+    }
+}
+
+/// Makes a JSON value that satisfies a JSON Schema (the subset tools use: type, properties,
+/// required, enum, const, items, minItems, minimum/maximum, minLength/maxLength, anyOf/oneOf).
+/// Enum choices depend on `seed`, so different prompts get different (but repeatable) answers.
+public enum SchemaSampler {
+    public static func sample(_ schema: JSONValue, seed: UInt64, depth: Int = 0) -> JSONValue {
+        guard depth < 16 else { return .null }
+        if let constant = schema["const"] { return constant }
+        if let options = schema["enum"]?.arrayValue, !options.isEmpty {
+            return options[Int(seed % UInt64(options.count))]
+        }
+        if let choices = (schema["anyOf"] ?? schema["oneOf"])?.arrayValue, let first = choices.first {
+            return sample(first, seed: seed, depth: depth + 1)
+        }
+        var type = schema["type"]?.stringValue
+        if type == nil, let types = schema["type"]?.arrayValue { type = types.first { $0 != "null" }?.stringValue }
+        if type == nil { type = schema["properties"] != nil ? "object" : (schema["items"] != nil ? "array" : "string") }
+        switch type {
+        case "object":
+            var object = JSONObject()
+            let properties = schema["properties"]?.objectValue ?? JSONObject()
+            for (index, member) in properties.enumerated() {
+                object[member.key] = sample(member.value, seed: seed &+ UInt64(index) &* 31, depth: depth + 1)
+            }
+            return .object(object)
+        case "array":
+            let count = max(schema["minItems"]?.intValue ?? 1, 1)
+            let limited = min(count, schema["maxItems"]?.intValue ?? count)
+            let items = schema["items"] ?? ["type": "string"]
+            return .array((0..<limited).map { sample(items, seed: seed &+ UInt64($0), depth: depth + 1) })
+        case "integer":
+            let low = schema["minimum"]?.intValue ?? schema["exclusiveMinimum"]?.intValue.map { $0 + 1 } ?? 0
+            let high = schema["maximum"]?.intValue ?? schema["exclusiveMaximum"]?.intValue.map { $0 - 1 } ?? max(low, 100)
+            guard high >= low else { return .integer(Int64(low)) }
+            return .integer(Int64(low + Int(seed % UInt64(high - low + 1))))
+        case "number":
+            let low = schema["minimum"]?.doubleValue ?? 0
+            let high = schema["maximum"]?.doubleValue ?? max(low, 1)
+            return .double(low + (high - low) * Double(seed % 1000) / 1000)
+        case "boolean":
+            return .bool(seed % 2 == 0)
+        case "null":
+            return .null
+        default:
+            let minLength = schema["minLength"]?.intValue ?? 0
+            let maxLength = schema["maxLength"]?.intValue ?? Int.max
+            var text = "sample"
+            while text.count < minLength { text += "x" }
+            if text.count > maxLength { text = String(text.prefix(maxLength)) }
+            return .string(text)
+        }
+    }
+}
