@@ -5,10 +5,11 @@ what AWS does with a request: from the request exactly as received (method, raw 
 the headers named in SignedHeaders, body, X-Amz-Date) it recomputes the signature with botocore's
 SigV4 code and the secret of the access key in the credential scope, and answers a mismatch the
 way the service would (S3: XML `SignatureDoesNotMatch`; JSON services: `InvalidSignatureException`).
-Rules follow the scope's service: `s3` signs the wire path as-is (no normalisation, no second
-encoding) and needs `x-amz-content-sha256` (signed, equal to SHA-256 of the body unless
-UNSIGNED-PAYLOAD); every other service gets the path normalised and encoded again, and the body's
-hash only in the canonical request. A request that passes goes upstream byte for byte.
+Rules follow the scope's service: `s3` signs the path encoded once, as the SDKs send it (no
+normalisation, no second encoding) and needs `x-amz-content-sha256` (signed, equal to SHA-256 of
+the body unless UNSIGNED-PAYLOAD); every other service gets the path normalised and encoded again,
+and the body's hash only in the canonical request. A request that passes goes upstream byte for
+byte.
 
 Also:
   GET  /__proxy/stats   {"checked", "accepted", "rejected", "recent_rejections": [last 20]}
@@ -44,7 +45,6 @@ from _common import announce, base_parser, watch_parent
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = datetime.timedelta(minutes=15)
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 UNSIGNED_PAYLOADS = ("UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
 AMZ_DATE = re.compile(r"^\d{8}T\d{6}Z$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -129,8 +129,17 @@ class _ServerSide:
         return request.context["payload_hash"]
 
 
+def s3_canonical_uri(raw_path):
+    """S3's canonical URI: the path in AWS's URI encoding (every byte but `A-Za-z0-9-_.~/` as %XX,
+    upper-case hex), encoded once and not normalised. For a path sent as the SDKs send it this is
+    the wire path itself; S3 refuses a path signed with a raw `(`, `*`, `@` or `+` as it was sent,
+    because it verifies against this encoding, and so does the proxy."""
+    return quote(unquote_to_bytes(raw_path), safe="/~")
+
+
 class _S3Signer(_ServerSide, S3SigV4Auth):
-    pass
+    def _normalize_url_path(self, path):
+        return s3_canonical_uri(path)
 
 
 class _Signer(_ServerSide, SigV4Auth):
@@ -339,8 +348,12 @@ def _check(method, target, headers, body, keys, now, shape):
     if not hmac.compare_digest(expected, signature):
         shown = _redact_token(canonical_request, key.token)
         if s3:
+            hint = ""
+            if s3_canonical_uri(path) != path:
+                hint = (f" (The path on the wire, '{path}', is not in AWS's URI encoding; S3 signs it as "
+                        f"'{s3_canonical_uri(path)}'.)")
             raise Rejection(403, "SignatureDoesNotMatch", "The request signature we calculated does not "
-                            "match the signature you provided. Check your key and signing method.",
+                            "match the signature you provided. Check your key and signing method." + hint,
                             AWSAccessKeyId=access_key, StringToSign=string_to_sign,
                             StringToSignBytes=" ".join(f"{b:02x}" for b in string_to_sign.encode()),
                             CanonicalRequest=shown,

@@ -238,6 +238,12 @@ def checker_refuses_like_aws():
     # altered after signing: path (one byte of the encoding), query, a signed header
     expect_rejection("SignatureDoesNotMatch", 403, "PUT", target.replace("%20", "+"), headers, body, KEYS, now())
     expect_rejection("SignatureDoesNotMatch", 403, "PUT", target + "?x=1", headers, body, KEYS, now())
+    # a path not in AWS's encoding (raw reserved characters, lower-case hex) fails even when it was
+    # signed exactly as sent: S3 verifies against the encoded form
+    for sloppy in ["/bucket/a(b)", "/bucket/a*b", "/bucket/a@b", "/bucket/a+b", "/bucket/a%2bb"]:
+        rejection = expect_rejection("SignatureDoesNotMatch", 403, *sign("GET", "http://127.0.0.1:1" + sloppy),
+                                     KEYS, now())
+        assert "is not in AWS's URI encoding" in rejection.message, rejection.message
     expect_rejection("SignatureDoesNotMatch", 403, "PUT", target, replaced("Host", "127.0.0.1:2"), body, KEYS, now())
     # clock skew both ways, for S3 and a JSON service
     for delta in (datetime.timedelta(minutes=16), -datetime.timedelta(minutes=16)):
@@ -464,9 +470,9 @@ def tampered_requests_are_refused_with_aws_error_bodies():
         _, target, headers, body = sign("PUT", url, b"signed body", [("Content-Type", "text/plain")])
         status, _, reply = send(connection, "PUT", target, headers, b"other body!")
         assert status == 400 and b"<Code>XAmzContentSHA256Mismatch</Code>" in reply, reply
-        status, reply_headers, reply = send(connection, "PUT", "/awkward/tamper+me.txt", headers, body)
+        status, reply_headers, reply = send(connection, "PUT", "/awkward/tamper%20me%21.txt", headers, body)
         assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in reply, reply
-        assert b"<CanonicalRequest>PUT\n/awkward/tamper+me.txt\n" in reply and b"<StringToSign>" in reply, reply
+        assert b"<CanonicalRequest>PUT\n/awkward/tamper%20me%21.txt\n" in reply and b"<StringToSign>" in reply, reply
         assert reply_headers["content-type"] == "application/xml"
         status, _, reply = send(connection, "PUT", target + "?acl", headers, body)
         assert status == 403 and b"SignatureDoesNotMatch" in reply, reply
