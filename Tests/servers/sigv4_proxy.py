@@ -55,10 +55,8 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer",
 SECRET_QUERY_PARAMS = {"x-amz-signature", "x-amz-security-token", "x-amz-credential"}
 
 
-class Key:
-    def __init__(self, secret, token=None):
-        self.secret = secret
-        self.token = token
+# A known access key: its secret, and the session token it needs (None for a long-term key).
+Key = collections.namedtuple("Key", "secret token")
 
 
 def parse_credentials(text):
@@ -86,13 +84,14 @@ class Rejection(Exception):
         self.shape = "s3"  # "s3" (XML errors) or "json"; set by check_request
 
 
-class Checked:
-    """What a successful check learnt about the request."""
+# What a successful check learnt about the request.
+Checked = collections.namedtuple("Checked", "service region access_key")
 
-    def __init__(self, service, region, access_key):
-        self.service = service
-        self.region = region
-        self.access_key = access_key
+
+def aws_uri_encode(raw, safe):
+    """Decoded once, then encoded as AWS does: every byte but `A-Za-z0-9-_.~` and `safe` as %XX,
+    upper-case hex."""
+    return quote(unquote_to_bytes(raw), safe=safe)
 
 
 def canonical_query_string(raw_query):
@@ -105,8 +104,7 @@ def canonical_query_string(raw_query):
         if not part:
             continue
         name, _, value = part.partition("=")
-        pairs.append((quote(unquote_to_bytes(name), safe="-_.~"),
-                      quote(unquote_to_bytes(value), safe="-_.~")))
+        pairs.append((aws_uri_encode(name, ""), aws_uri_encode(value, "")))
     return "&".join(f"{name}={value}" for name, value in sorted(pairs))
 
 
@@ -134,7 +132,7 @@ def s3_canonical_uri(raw_path):
     upper-case hex), encoded once and not normalised. For a path sent as the SDKs send it this is
     the wire path itself; S3 refuses a path signed with a raw `(`, `*`, `@` or `+` as it was sent,
     because it verifies against this encoding, and so does the proxy."""
-    return quote(unquote_to_bytes(raw_path), safe="/~")
+    return aws_uri_encode(raw_path, "/")
 
 
 class _S3Signer(_ServerSide, S3SigV4Auth):
