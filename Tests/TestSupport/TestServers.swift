@@ -82,9 +82,9 @@ public enum TestAWS {
     public static var accessKey: String { env("CONVEYOR_TEST_ACCESS_KEY") ?? "AKIDCONVEYORTEST" }
     public static var secretKey: String { env("CONVEYOR_TEST_SECRET_KEY") ?? "conveyor-test-secret" }
     /// A second key pair that must come with a session token.
-    public static var tokenAccessKey: String { env("CONVEYOR_TEST_TOKEN_ACCESS_KEY") ?? "ASIACONVEYORTOKEN" }
-    public static var tokenSecretKey: String { env("CONVEYOR_TEST_TOKEN_SECRET_KEY") ?? "conveyor-token-secret" }
-    public static var sessionToken: String { env("CONVEYOR_TEST_SESSION_TOKEN") ?? "conveyor-session-token" }
+    public static var tokenAccessKey: String { env("CONVEYOR_TEST_TOKEN_ACCESS_KEY") ?? "ASIACONVEYORTEST" }
+    public static var tokenSecretKey: String { env("CONVEYOR_TEST_TOKEN_SECRET_KEY") ?? "conveyor-test-token-secret" }
+    public static var sessionToken: String { env("CONVEYOR_TEST_SESSION_TOKEN") ?? "conveyor-test-session-token" }
 
     static func env(_ name: String) -> String? { ProcessInfo.processInfo.environment[name] }
 
