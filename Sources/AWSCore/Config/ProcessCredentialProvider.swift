@@ -160,9 +160,12 @@ enum ChildProcess {
         return nil
     }
 
+    /// Blocks a thread of its own (not the cooperative pool, nor a Dispatch global queue, whose
+    /// few threads a couple of concurrent runs would exhaust: libdispatch on Linux then stalls
+    /// for about a second before adding one).
     static func run(executable: String, arguments: [String], environment: [String: String]) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
+            Thread.detachNewThread {
                 continuation.resume(with: Result {
                     try runBlocking(executable: executable, arguments: arguments, environment: environment)
                 })
@@ -184,13 +187,14 @@ enum ChildProcess {
         // Drain both pipes at once so a chatty stderr cannot block the child.
         let stderrHandle = stderrPipe.fileHandleForReading
         let stderrData = DataBox()
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) {
+        let stderrDone = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
             let data = stderrHandle.readDataToEndOfFile()
             stderrData.value.withLock { $0 = data }
+            stderrDone.signal()
         }
         let stdout = stdoutPipe.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
+        stderrDone.wait()
         process.waitUntilExit()
         return Output(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
                       stdout: stdout, stderr: stderrData.value.withLock { $0 })
