@@ -19,9 +19,13 @@ public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
         self.isCustom = isCustom
     }
 
-    /// Parses `scheme://host[:port][/path]`; nil when it is not an http(s) URL with a host.
+    /// Parses `scheme://host[:port][/path]`; nil when it is not an http(s) URL with a host, or
+    /// when it holds blanks or control characters.
     public init?(url: String, isCustom: Bool = true) {
         let text = url.trimmingCharacters(in: .whitespaces)
+        // Blanks or control characters inside (`http://h:9000 # note`) make it no URL.
+        guard !text.contains(where: { $0.isWhitespace || ($0.asciiValue.map { $0 < 0x20 || $0 == 0x7F } ?? false) })
+        else { return nil }
         guard let schemeEnd = text.range(of: "://") else { return nil }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
         guard scheme == "http" || scheme == "https" else { return nil }
