@@ -110,3 +110,27 @@ public final class AWSClient: Sendable {
         AWSErrorParser.parse(response, protocol: service.wireProtocol, service: service.serviceId, operation: operation)
     }
 }
+
+extension AWSClient {
+    /// A client configured as the AWS SDKs would be: region, endpoint, credentials and retry
+    /// mode from the environment and the shared files, through `configuration`.
+    ///
+    /// - Parameters:
+    ///   - region: overrides the configured region (the job file's `model.region`, say).
+    ///   - retry: overrides `AWS_RETRY_MODE` / `AWS_MAX_ATTEMPTS` / the profile's settings.
+    public convenience init(service: ServiceInfo, configuration: AWSConfiguration, transport: any HTTPTransport,
+                            region: String? = nil, timeouts: HTTPTimeouts = .default,
+                            retry: RetryConfiguration? = nil) throws {
+        let regionName = try region ?? configuration.region.name
+        let id = AWSServiceID(serviceId: service.serviceId, endpointPrefix: service.endpointPrefix)
+        let endpoint = try configuration.endpoints.resolve(id, region: regionName).endpoint
+        var profileValues: [String: String] = [:]
+        if let profile = configuration.files.profile(named: configuration.profile.name) {
+            for key in ["retry_mode", "max_attempts"] { profileValues[key] = profile[key] }
+        }
+        let retryConfiguration = try retry
+            ?? RetryConfiguration.resolve(environment: configuration.environment.variables, profile: profileValues)
+        self.init(service: service, region: regionName, endpoint: endpoint, credentials: configuration.credentials,
+                  transport: transport, timeouts: timeouts, retry: retryConfiguration)
+    }
+}
