@@ -217,7 +217,9 @@ final class EmulatorHandler: ChannelInboundHandler {
                         s.outputTokens += outputTokens
                     }
                     self.respond(context: context, head: head, status: .ok,
-                                 headers: [("Content-Type", "application/json")], body: response.bodyJSON.serialized())
+                                 headers: [("Content-Type", "application/json"),
+                                           ("x-conveyor-emulator-model", request.modelId)],
+                                 body: response.bodyJSON.serialized())
                 }
             case .failure(let error):
                 state.finish(reservedTokens: reserved, usedTokens: 0) { s in
