@@ -47,6 +47,17 @@ enum Fixture {
         return name
     }
 
+    /// Adds S3 behaviours to the proxy for some buckets: a home region (requests signed for another
+    /// region get S3's 301) or a denial of reads, writes or all.
+    static func proxyRules(bucketRegions: [String: String] = [:], denyBuckets: [String: String] = [:]) async throws {
+        let endpoint = Endpoint(url: try TestAWS.proxyURL().absoluteString)!
+        let body = try JSONSerialization.data(withJSONObject: ["bucketRegions": bucketRegions, "denyBuckets": denyBuckets])
+        let response = try await CurlTransport.shared.execute(
+            HTTPRequest(method: "POST", endpoint: endpoint, path: "/__proxy/rules",
+                        headers: ["Content-Type": "application/json"], body: body))
+        guard response.status == 200 else { throw TestServerError(message: "proxy rules refused: \(response.status)") }
+    }
+
     /// The proxy's counters: how many requests it checked, accepted and rejected.
     static func proxyStats() async throws -> (checked: Int, accepted: Int, rejected: Int) {
         let url = try TestAWS.proxyURL()

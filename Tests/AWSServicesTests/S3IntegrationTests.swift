@@ -213,6 +213,42 @@ import TestSupport
         #expect(after.checked - before.checked >= 4)
     }
 
+    @Test func bucketInAnotherRegionIsFollowedOnceAndRemembered() async throws {
+        let s3 = try Fixture.s3()
+        let bucket = try await Fixture.bucket(s3)
+        try await Fixture.proxyRules(bucketRegions: [bucket: "eu-west-2"])
+        #expect(s3.region(of: bucket) == "us-east-1")
+        _ = try await s3.putObject(bucket: bucket, key: "k", body: Data("v".utf8), contentType: "text/plain")
+        #expect(s3.region(of: bucket) == "eu-west-2")
+        #expect(try await s3.getObject(bucket: bucket, key: "k").body == Data("v".utf8))
+        // HEAD's 301 has no body: the region comes from x-amz-bucket-region
+        let fresh = try Fixture.s3()
+        #expect(try await fresh.headObject(bucket: bucket, key: "k").contentLength == 1)
+        #expect(fresh.region(of: bucket) == "eu-west-2")
+        var keys: [String] = []
+        for try await summary in try Fixture.s3().listObjects(bucket: bucket) { keys.append(summary.key) }
+        #expect(keys == ["k"])
+    }
+
+    @Test func accessDeniedOnWritesButNotReads() async throws {
+        let s3 = try Fixture.s3()
+        let bucket = try await Fixture.bucket(s3)
+        _ = try await s3.putObject(bucket: bucket, key: "in.txt", body: Data("x".utf8), contentType: "text/plain")
+        try await Fixture.proxyRules(denyBuckets: [bucket: "write"])
+        let denied = await AWSError.capture {
+            _ = try await s3.putObject(bucket: bucket, key: "out.txt", body: Data("y".utf8), contentType: "text/plain")
+        }
+        #expect(denied?.kind == .accessDenied)
+        #expect(denied?.code == "AccessDenied")
+        #expect(denied?.status == 403)
+        #expect(denied?.operation == "PutObject")
+        #expect(try await s3.getObject(bucket: bucket, key: "in.txt").body == Data("x".utf8))
+        try await Fixture.proxyRules(denyBuckets: [bucket: "read"])
+        let headDenied = await AWSError.capture { _ = try await s3.headObject(bucket: bucket, key: "in.txt") }
+        #expect(headDenied?.kind == .accessDenied)
+        #expect(headDenied?.code == "403")
+    }
+
     @Test func unreachableEndpointIsATransportError() async throws {
         // a loopback port nobody listens on: bind one, learn its number, close it
         let s3 = try Fixture.s3(endpoint: URL(string: "http://127.0.0.1:\(try closedLoopbackPort())")!)

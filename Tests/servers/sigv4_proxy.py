@@ -14,6 +14,11 @@ byte.
 Also:
   GET  /__proxy/stats   {"checked", "accepted", "rejected", "recent_rejections": [last 20]}
   POST /__proxy/reset   zeroes those counts
+  POST /__proxy/rules   {"bucketRegions": {"bucket": "region"}, "denyBuckets": {"bucket": "read"|"write"|"all"}}
+                        adds S3 behaviours a test needs, after the signature check: a request for a
+                        bucket in another region than it was signed for gets S3's 301
+                        PermanentRedirect with x-amz-bucket-region; a denied bucket gets 403
+                        AccessDenied for reads (GET, HEAD), writes (PUT, POST, DELETE) or both
   /moto-api/...         without Authorization: passed to the upstream unchecked and uncounted
                         (moto's own reset and state endpoints)
 
@@ -427,6 +432,9 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
     upstream = None  # (host, port)
     keys = {}
     stats = None
+    rules_lock = threading.Lock()
+    bucket_regions = {}  # bucket -> region (shared by all connections)
+    denied_buckets = {}  # bucket -> read | write | all
 
     def log_message(self, format, *args):  # http.server's own messages (bad request lines, ...)
         sys.stderr.write("sigv4-proxy: " + (format % args) + "\n")
@@ -466,6 +474,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             self.send_plain(400, b"unreadable request body\n")
             return
         if self.path.startswith("/__proxy/"):
+            self._control_body = body
             return self.handle_control()
         if self.path.startswith("/moto-api/") and "Authorization" not in self.headers:
             return self.forward(body, dechunked, "moto-api (unchecked)")
@@ -482,7 +491,37 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             self.send_reply(*error_response(rejection))
         else:
             self.stats.record()
+            if checked.service == "s3" and self.apply_rules(checked):
+                return
             self.forward(body, dechunked, f"{checked.service} {checked.access_key}: accepted")
+
+    def apply_rules(self, checked):
+        """Answers for S3 buckets that a test gave a region or a denial; True when it answered."""
+        bucket = self.path.partition("?")[0].lstrip("/").split("/")[0]
+        if not bucket:
+            return False
+        with self.rules_lock:
+            region = self.bucket_regions.get(bucket)
+            denied = self.denied_buckets.get(bucket)
+        if region and region != checked.region:
+            request_id = uuid.uuid4().hex.upper()[:16]
+            body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PermanentRedirect</Code>'
+                    f"<Message>The bucket you are attempting to access must be addressed using the specified "
+                    f"endpoint. Please send all future requests to this endpoint.</Message>"
+                    f"<Endpoint>s3.{region}.amazonaws.com</Endpoint><Bucket>{escape(bucket)}</Bucket>"
+                    f"<RequestId>{request_id}</RequestId><HostId>sigv4-proxy</HostId></Error>").encode()
+            self.log_line(f"-> rule: bucket {bucket} is in {region}, signed for {checked.region}: 301")
+            self.send_reply(301, [("Content-Type", "application/xml"), ("x-amz-bucket-region", region),
+                                  ("x-amz-request-id", request_id)], body)
+            return True
+        write = self.command in ("PUT", "POST", "DELETE")
+        if denied == "all" or (denied == "write" and write) or (denied == "read" and not write):
+            rejection = Rejection(403, "AccessDenied", "Access Denied")
+            rejection.shape = "s3"
+            self.log_line(f"-> rule: bucket {bucket} denies {denied}: 403")
+            self.send_reply(*error_response(rejection))
+            return True
+        return False
 
     def handle_control(self):
         if self.path == "/__proxy/stats" and self.command == "GET":
@@ -491,8 +530,22 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         elif self.path == "/__proxy/reset" and self.command == "POST":
             self.stats.reset()
             self.send_reply(200, [("Content-Type", "application/json")], b"{}")
+        elif self.path == "/__proxy/rules" and self.command == "POST":
+            try:
+                rules = json.loads(self._control_body or b"{}")
+                regions = {str(k): str(v) for k, v in (rules.get("bucketRegions") or {}).items()}
+                denials = {str(k): str(v) for k, v in (rules.get("denyBuckets") or {}).items()}
+                if any(v not in ("read", "write", "all") for v in denials.values()):
+                    raise ValueError("denyBuckets values are read, write or all")
+            except (ValueError, AttributeError) as error:
+                self.send_plain(400, f"bad rules: {error}\n".encode())
+                return
+            with self.rules_lock:
+                self.bucket_regions.update(regions)
+                self.denied_buckets.update(denials)
+            self.send_reply(200, [("Content-Type", "application/json")], b"{}")
         else:
-            self.send_plain(404, b"GET /__proxy/stats or POST /__proxy/reset\n")
+            self.send_plain(404, b"GET /__proxy/stats, POST /__proxy/reset or POST /__proxy/rules\n")
 
     def forward(self, body, dechunked, verdict):
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]
