@@ -26,14 +26,24 @@ Paths (any method; HEAD gets the GET headers, Content-Length included, and no bo
   /close              reads the request, then hangs up without a response (FIN)
   /backlog            JSON {"port": P}: a listener on 127.0.0.1:P whose backlog is full and which
                       never accepts, so connecting to it times out
+  /tls                JSON {"port": P, "caPEM": PEM}: the same paths over HTTPS (HTTP/1.1) on
+                      127.0.0.1:P, with a fresh self-signed certificate for IP 127.0.0.1, given in
+                      PEM (404 when the openssl command is missing)
 """
 import asyncio
 import hashlib
 import itertools
 import json
+import os
+import shutil
 import socket
+import ssl
 import struct
+import subprocess
 import sys
+import tempfile
+import threading
+import time
 import urllib.parse
 
 from _common import announce, base_parser, watch_parent
@@ -44,6 +54,7 @@ MAX_BODY = 256 * 1024 * 1024
 connection_ids = itertools.count(1)
 backlog_port = None
 backlog_sockets = []
+tls_info = None
 
 
 def make_full_backlog_listener():
@@ -62,6 +73,26 @@ def make_full_backlog_listener():
             pass
         backlog_sockets.append(s)
     return port
+
+
+def make_tls_context():
+    """A server context with a fresh self-signed certificate for 127.0.0.1, or None without openssl."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        return None, None
+    directory = tempfile.mkdtemp(prefix="http_fixture_tls_")
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.set_alpn_protocols(["http/1.1"])
+    with open(cert) as f:
+        pem = f.read()
+    shutil.rmtree(directory)
+    return context, pem
 
 
 class Request:
@@ -243,6 +274,11 @@ async def respond(req, reader, writer, conn):
     elif path == "/close":
         writer.close()
         return False
+    elif path == "/tls":
+        if tls_info is None:
+            await send(writer, req, conn, 404, [("Content-Type", "text/plain")], b"no openssl command")
+        else:
+            await send(writer, req, conn, 200, [("Content-Type", "application/json")], json.dumps(tls_info).encode())
     elif path == "/backlog":
         await send(writer, req, conn, 200, [("Content-Type", "application/json")],
                    json.dumps({"port": backlog_port}).encode())
@@ -275,11 +311,32 @@ async def handle(reader, writer):
             writer.close()
 
 
+def watch_reparenting(parent_pid):
+    """Exits as soon as the parent has exited, even while it is a zombie: `swift test` reaps the test
+    process only once its output pipe (which this server's stderr shares) is closed, and
+    `os.kill(pid, 0)` succeeds on a zombie, so watch_parent alone would wait for ever. Exiting
+    reparents the children at once, so getppid() changes."""
+    if not parent_pid or os.getppid() != parent_pid:
+        return
+
+    def loop():
+        while os.getppid() == parent_pid:
+            time.sleep(0.2)
+        os._exit(0)
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
 async def main():
-    global backlog_port
+    global backlog_port, tls_info
     args = base_parser(__doc__.splitlines()[0]).parse_args()
     watch_parent(args.parent_pid)
+    watch_reparenting(args.parent_pid)
     backlog_port = make_full_backlog_listener()
+    context, ca_pem = make_tls_context()
+    if context is not None:
+        tls_server = await asyncio.start_server(handle, args.host, 0, ssl=context, backlog=1024, limit=1 << 20)
+        tls_info = {"port": tls_server.sockets[0].getsockname()[1], "caPEM": ca_pem}
     server = await asyncio.start_server(handle, args.host, args.port, backlog=4096, limit=1 << 20)
     port = server.sockets[0].getsockname()[1]
     announce(args.host, port)
