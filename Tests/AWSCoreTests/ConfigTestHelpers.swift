@@ -22,8 +22,19 @@ final class ConfigSandbox: Sendable {
         let full = relative.hasPrefix("/") ? relative : path + "/" + relative
         let dir = (full as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: full, contents: Data(text.utf8),
-                                       attributes: executable ? [.posixPermissions: 0o755] : nil)
+        // Written with O_CLOEXEC so that a process another test starts at the same moment cannot
+        // inherit the open descriptor: exec'ing a script that some child still holds open for
+        // writing fails with ETXTBSY.
+        let fd = open(full, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, executable ? 0o755 : 0o644)
+        guard fd >= 0 else { return full }
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            offset += n
+        }
+        close(fd)
         return full
     }
 

@@ -64,8 +64,8 @@ enum Fixture {
         let endpoint = Endpoint(url: url.absoluteString)!
         let response = try await CurlTransport.shared.execute(
             HTTPRequest(method: "GET", endpoint: endpoint, path: "/__proxy/stats"))
-        let object = try JSONSerialization.jsonObject(with: response.body) as? [String: Int] ?? [:]
-        return (object["checked"] ?? 0, object["accepted"] ?? 0, object["rejected"] ?? 0)
+        let object = try JSONSerialization.jsonObject(with: response.body) as? [String: Any] ?? [:]
+        return (object["checked"] as? Int ?? 0, object["accepted"] as? Int ?? 0, object["rejected"] as? Int ?? 0)
     }
 }
 
