@@ -17,6 +17,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -39,11 +41,23 @@ let package = Package(
             dependencies: ["AWSCore"],
             swiftSettings: settings
         ),
+        .target(
+            name: "ConveyorKit",
+            dependencies: [
+                "AWSCore",
+                "AWSServices",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: settings
+        ),
         .executableTarget(
             name: "conveyor",
             dependencies: [
                 "AWSCore",
                 "AWSServices",
+                "ConveyorKit",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: settings
@@ -82,6 +96,11 @@ let package = Package(
         .testTarget(
             name: "AWSCoreTests",
             dependencies: ["AWSCore", "TestSupport"],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "ConveyorKitTests",
+            dependencies: ["ConveyorKit", "AWSServices", "AWSCore", "ConverseEmulator", "TestSupport"],
             swiftSettings: settings
         ),
         .testTarget(

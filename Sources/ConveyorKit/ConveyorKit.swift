@@ -1,0 +1,1 @@
+// ConveyorKit: the engine
