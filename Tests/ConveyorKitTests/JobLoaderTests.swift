@@ -113,7 +113,7 @@ func replacing(_ prefix: String, with line: String?) -> String {
         ("engine", "engine: spot", ""),  // handled below: appended line
         ("report:", "report: ftp://host/x", "25:9: error: report: 'ftp://' is not supported"),
         ("  s3: s3://acme-support/tickets/", "  s3: s3://Acme_Support/tickets/", "17:7: error: inputs.s3: 'Acme_Support' is not a valid bucket name"),
-        ("  s3: s3://acme-support/tickets/", "  s3: s3://acme-support/{{vars.team}}/", "17:25: error: inputs.s3 cannot hold {{variables}}"),
+        ("  s3: s3://acme-support/tickets/", "  s3: s3://acme-support/{{item.name}}/", "17:25: error: inputs.s3 can use {{vars.*}}, {{job.name}} and {{run.*}} only"),
         ("  s3: s3://acme-support/summaries", "  s3: s3://{{vars.team}}/x/{{item.name}}", "22:7: error: output.s3: the bucket name in"),
         ("  team:", "  team-name: support", "36:3: error: vars names are letters, digits and '_'"),
         ("system:", "system: {ssm: }", "12:15: error: system.ssm must name a parameter"),

@@ -460,9 +460,18 @@ final class JobReader {
     /// relative path.
     func checkURI(_ text: LocatedText, context: String, allowTemplates: Bool) {
         let value = text.text
-        if !allowTemplates && value.contains("{{") {
-            diagnostics.append(.error(at: text.locate(value.distance(from: value.startIndex, to: value.range(of: "{{")!.lowerBound)),
-                                      "\(context) cannot hold {{variables}}: it is read before any item exists"))
+        if !allowTemplates {
+            // read before any item exists: only run-wide variables make sense here
+            var searchStart = value.startIndex
+            while let open = value.range(of: "{{", range: searchStart..<value.endIndex) {
+                guard let close = value.range(of: "}}", range: open.upperBound..<value.endIndex) else { break }
+                let name = value[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+                if !(name.hasPrefix("vars.") || name == "job.name" || name == "run.id" || name == "run.date") {
+                    diagnostics.append(.error(at: text.locate(value.distance(from: value.startIndex, to: open.lowerBound)),
+                        "\(context) can use {{vars.*}}, {{job.name}} and {{run.*}} only: {{\(name)}} is not known before the items are"))
+                }
+                searchStart = close.upperBound
+            }
         }
         do {
             _ = try StorageURI.parse(value)
