@@ -109,7 +109,7 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
     public func render(_ values: TemplateValues) throws(TemplateRenderError) -> String {
         var out = ""
         out.reserveCapacity(literalByteCount + (usesInput ? values.item?.input?.utf8.count ?? 0 : 0)
-            + 32 * (segments.count - (literalByteCount > 0 ? 1 : 0)))
+            + 32 * variables.count)
         for segment in segments {
             switch segment {
             case .literal(let text):

@@ -80,11 +80,15 @@ enum TemplateNameCheck: Equatable {
 }
 
 extension TemplateScope {
-    private static let members: [String: [(String, TemplateVariable)]] = [
-        "item": [("id", .itemID), ("key", .itemKey), ("name", .itemName), ("index", .itemIndex)],
-        "job": [("name", .jobName)],
-        "run": [("id", .runID), ("date", .runDate)],
-    ]
+    /// The fixed variables under each namespace (`item`, `job`, `run`), by member name.
+    private static let members: [String: [(String, TemplateVariable)]] = {
+        var table: [String: [(String, TemplateVariable)]] = [:]
+        for variable in TemplateVariable.fixed {
+            let parts = variable.description.split(separator: ".").map(String.init)
+            if parts.count == 2 { table[parts[0], default: []].append((parts[1], variable)) }
+        }
+        return table
+    }()
 
     /// Resolves a path such as `["item", "name"]` against the names every template knows, then
     /// against this scope.
