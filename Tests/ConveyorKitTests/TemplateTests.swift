@@ -95,6 +95,13 @@ import Testing
         #expect(d.allSatisfy { $0.severity == .error && $0.location?.file == "t" })
     }
 
+    @Test func aLineOfUnclosedBracesStaysLinear() {
+        // Each `{{` is reported; the search for a `}}` does not start over for each of them.
+        let d = F.diagnostics("x " + String(repeating: "{{ a ", count: 20_000) + "\n{{input}}")
+        #expect(d.count == 20_000)
+        #expect(F.places(Array(d.suffix(1))) == ["1:99998"])
+    }
+
     @Test func bracketsTakeAnyFieldName() throws {
         let template = try Template(
             #"{{record["Customer Name"]}}|{{ record['a.b'] }}|{{record["say \"hi\" \\ "]}}|{{record.x["y z"]}}"#,

@@ -40,10 +40,8 @@ public struct OutputKeyTemplate: Sendable, Equatable, CustomStringConvertible {
         locator: TemplateLocator = .text(named: "<template>")
     ) throws(DiagnosticsError) {
         let source = TemplateSource(text)
-        var parser = TemplateParser(source, scope: scope)
-        parser.parse()
-        var problems = parser.problems
-        let atoms = KeyAtom.atoms(parser.pieces)
+        var (pieces, problems) = TemplateParser.parse(source, scope: scope)
+        let atoms = KeyAtom.atoms(pieces)
         var store = Store.local(root: "")
         var keyAtoms: ArraySlice<KeyAtom> = []
         switch Self.split(atoms) {

@@ -56,10 +56,9 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
         locator: TemplateLocator = .text(named: "<template>")
     ) throws(DiagnosticsError) {
         let source = TemplateSource(text)
-        var parser = TemplateParser(source, scope: scope)
-        parser.parse()
-        guard parser.problems.isEmpty else { throw source.diagnostics(parser.problems, locator) }
-        self.init(text: text, pieces: parser.pieces, source: source, locator: locator)
+        let (pieces, problems) = TemplateParser.parse(source, scope: scope)
+        guard problems.isEmpty else { throw source.diagnostics(problems, locator) }
+        self.init(text: text, pieces: pieces, source: source, locator: locator)
     }
 
     /// A template from pieces already parsed and checked.

@@ -50,20 +50,29 @@ struct TemplateSource {
 struct TemplateParser {
     private let s: [Unicode.Scalar]
     private let scope: TemplateScope
-    private(set) var pieces: [TemplatePiece] = []
-    private(set) var problems: [TemplateProblem] = []
+    private var pieces: [TemplatePiece] = []
+    private var problems: [TemplateProblem] = []
     private var literal = String.UnicodeScalarView()
     private var literalStart = 0
     private var i = 0
+    /// The last stretch searched for `}}` in vain, up to the end of its line.
+    private var unclosed = 0..<0
 
-    init(_ source: TemplateSource, scope: TemplateScope) {
+    private init(_ source: TemplateSource, scope: TemplateScope) {
         s = source.scalars
         self.scope = scope
     }
 
+    /// The pieces of `source` and every problem found in it.
+    static func parse(_ source: TemplateSource, scope: TemplateScope) -> (pieces: [TemplatePiece], problems: [TemplateProblem]) {
+        var parser = TemplateParser(source, scope: scope)
+        parser.parse()
+        return (parser.pieces, parser.problems)
+    }
+
     static let escapeHint = "write \\{{ for a literal '{{'"
 
-    mutating func parse() {
+    private mutating func parse() {
         while i < s.count {
             let c = s[i]
             if c == "\\" {
@@ -227,7 +236,10 @@ struct TemplateParser {
     private mutating func fail(_ message: String, open: Int, at j: Int) {
         problems.append(TemplateProblem(message: message, offset: open))
         pieces.append(.invalid(offset: open))
-        var k = j
+        i = open + 2
+        // A line already searched to its end without `}}` is not searched again: a line full
+        // of unclosed `{{` stays linear.
+        var k = unclosed.contains(j) ? unclosed.upperBound : j
         while k < s.count, s[k] != "\n" {
             if closes(at: k) {
                 i = k + 2
@@ -235,7 +247,7 @@ struct TemplateParser {
             }
             k += 1
         }
-        i = open + 2
+        unclosed = (unclosed.contains(j) ? unclosed.lowerBound : j)..<k
     }
 
     /// A character for a message: quoted, or named when quoting would not show it.
