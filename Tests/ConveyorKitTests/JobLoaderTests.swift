@@ -111,10 +111,10 @@ func replacing(_ prefix: String, with line: String?) -> String {
         ("  maxFailures:", "  maxFailures: 5 percent", "33:16: error: limits.maxFailures must be a count such as 10"),
         ("  budgetUSD:", "  budgetUSD: -1", "34:14: error: limits.budgetUSD must be at least 0"),
         ("engine", "engine: spot", ""),  // handled below: appended line
-        ("report:", "report: ftp://host/x", "25:9: error: report: 'ftp://' is not supported"),
+        ("report:", "report: ftp://host/x", "25:9: error: unsupported URI scheme ftp://"),
         ("  s3: s3://acme-support/tickets/", "  s3: s3://Acme_Support/tickets/", "17:7: error: inputs.s3: 'Acme_Support' is not a valid bucket name"),
-        ("  s3: s3://acme-support/tickets/", "  s3: s3://acme-support/{{item.name}}/", "17:25: error: inputs.s3 can use {{vars.*}}, {{job.name}} and {{run.*}} only"),
-        ("  s3: s3://acme-support/summaries", "  s3: s3://{{vars.team}}/x/{{item.name}}", "22:7: error: output.s3: the bucket name in"),
+        ("  s3: s3://acme-support/tickets/", "  s3: s3://acme-support/{{item.name}}/", "17:27: error: item.name differs from item to item, and this template is rendered once per run"),
+        ("  s3: s3://acme-support/summaries", "  s3: s3://{{vars.team}}/x/{{item.name}}", "22:12: error: the bucket name must be written out"),
         ("  team:", "  team-name: support", "36:3: error: vars names are letters, digits and '_'"),
         ("system:", "system: {ssm: }", "12:15: error: system.ssm must name a parameter"),
         ("system:", "system: {vault: /x}", "12:9: error: system must be text, {ssm: /parameter/name} or {s3: s3://bucket/key}"),
@@ -126,6 +126,35 @@ func replacing(_ prefix: String, with line: String?) -> String {
         let found = errors(replacing(prefix, with: replacement)).map { "\($0.location!.line):\($0.location!.column): error: \($0.message)" }
         #expect(found.contains { $0.hasPrefix(expected) }, "\(found)")
         #expect(found.count == 1, "\(found)")
+    }
+
+    @Test func templateMistakesPointAtTheVariable() {
+        let text = validJob.replacingOccurrences(of: "  {{input}}", with: "  Ticket {{inptu}} for {{vars.tem}}")
+        let found = errors(text).map { "\($0.location!.line):\($0.location!.column): \($0.message)" }
+        #expect(found.count == 2, "\(found)")
+        #expect(found.first?.hasPrefix("15:12: unknown variable inptu; did you mean input?") == true, "\(found)")
+        #expect(found.last?.hasPrefix("15:31: vars.tem is not defined") == true, "\(found)")  // at "tem"
+        #expect(errors(text.replacingOccurrences(of: "{{vars.tem}}", with: "{{vars.team}}")).count == 1)
+    }
+
+    @Test func recordFieldsNeedRecordInputs() {
+        let found = errors(validJob.replacingOccurrences(of: "  {{input}}", with: "  {{record.title}}"))
+        #expect(found.first?.message.contains("record fields exist only for inputs with format jsonl or csv") == true)
+        #expect(errors(validJob.replacingOccurrences(of: "  {{input}}", with: "  {{record.title}}")
+            .replacingOccurrences(of: "  format: text", with: "  format: jsonl")).isEmpty)
+    }
+
+    @Test func anOutputKeyShouldDifferPerItem() {
+        let found = errors(validJob.replacingOccurrences(of: "{{item.name}}.json", with: "all.json"))
+        #expect(found.count == 1)
+        #expect(found.first?.message.hasPrefix("every item would be written to") == true)
+        #expect(found.first?.location?.line == 22)
+    }
+
+    @Test func varsFromTheCommandLineSatisfyTemplates() {
+        let text = validJob.replacingOccurrences(of: "  {{input}}", with: "  {{input}} for {{vars.region}}")
+        #expect(!errors(text).isEmpty)
+        #expect(diagnostics(text, overrides: ["region": "emea"]).filter { $0.severity == .error }.isEmpty)
     }
 
     @Test func allErrorsAreReportedInOrder() {

@@ -21,15 +21,16 @@ public struct LocatedText: Sendable, Equatable {
     /// The place of the character at `offset` (in characters) within `text`: exact for single-line
     /// and literal block scalars, the scalar's own start otherwise.
     public func locate(_ offset: Int) -> SourceLocation {
-        let prefix = text.prefix(offset)
-        let newlines = prefix.reduce(0) { $0 + ($1 == "\n" ? 1 : 0) }
+        // offsets count Unicode scalars, as libyaml's columns do
+        let prefix = String(String.UnicodeScalarView(text.unicodeScalars.prefix(offset)))
+        let newlines = prefix.unicodeScalars.reduce(0) { $0 + ($1 == "\n" ? 1 : 0) }
         if let indent = blockIndent {
-            let column = prefix.split(separator: "\n", omittingEmptySubsequences: false).last.map(\.count) ?? 0
+            let column = prefix.split(separator: "\n", omittingEmptySubsequences: false).last.map(\.unicodeScalars.count) ?? 0
             return SourceLocation(file: location.file, line: location.line + newlines, column: indent + column)
         }
         if newlines == 0 {
             return SourceLocation(file: location.file, line: location.line,
-                                  column: location.column + quoteOffset + prefix.count)
+                                  column: location.column + quoteOffset + prefix.unicodeScalars.count)
         }
         return location
     }
@@ -164,6 +165,8 @@ public struct Job: Sendable, Equatable {
     public var vars: [String: String]
     public var engine: Engine
     public var batch: BatchSettings?
+    /// The job's templates, compiled.
+    public var templates: JobTemplates
 
     /// The directory relative paths in the job are resolved against (the job file's).
     public var baseDirectory: String { (path as NSString).deletingLastPathComponent }

@@ -450,33 +450,30 @@ final class JobReader {
             }
         }
 
-        guard let model, let output else { return nil }
+        let templates = compileTemplates(system: system, prompt: prompt, messages: messages, inputs: inputs,
+                                         prompts: prompts, output: output, report: report, vars: Set(vars.keys))
+        guard let model, let output, let templates else { return nil }
         return Job(path: path, version: version, name: name, description: string(value(root, "description")), model: model,
                    system: system, prompt: prompt, messages: messages, inputs: inputs, prompts: prompts, output: output,
-                   report: report, limits: limits, vars: vars, engine: engine, batch: batch)
+                   report: report, limits: limits, vars: vars, engine: engine, batch: batch, templates: templates)
     }
 
     /// Checks a location's form: `s3://bucket/key` with a valid, literal bucket; `file:///abs`; or a
     /// relative path.
     func checkURI(_ text: LocatedText, context: String, allowTemplates: Bool) {
         let value = text.text
-        if !allowTemplates {
-            // read before any item exists: only run-wide variables make sense here
-            var searchStart = value.startIndex
-            while let open = value.range(of: "{{", range: searchStart..<value.endIndex) {
-                guard let close = value.range(of: "}}", range: open.upperBound..<value.endIndex) else { break }
-                let name = value[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
-                if !(name.hasPrefix("vars.") || name == "job.name" || name == "run.id" || name == "run.date") {
-                    diagnostics.append(.error(at: text.locate(value.distance(from: value.startIndex, to: open.lowerBound)),
-                        "\(context) can use {{vars.*}}, {{job.name}} and {{run.*}} only: {{\(name)}} is not known before the items are"))
-                }
-                searchStart = close.upperBound
-            }
-        }
         do {
-            _ = try StorageURI.parse(value)
+            let uri = try StorageURI.parse(value)
+            if case .s3(let bucket, _) = uri, bucket.isEmpty {
+                diagnostics.append(.error(at: text.location, "\(context): '\(value)' names no bucket"))
+            }
         } catch {
-            diagnostics.append(.error(at: text.location, "\(context): \(error.message)"))
+            // a templated location's own compiler reports scheme and bucket-template problems
+            if !allowTemplates || !value.contains("{{") || !value.hasPrefix("s3://") || error.message.contains("valid bucket") {
+                if !(allowTemplates && error.message.hasPrefix("the bucket name in")) && !(allowTemplates && error.message.contains("is not supported")) {
+                    diagnostics.append(.error(at: text.location, "\(context): \(error.message)"))
+                }
+            }
         }
     }
 }
