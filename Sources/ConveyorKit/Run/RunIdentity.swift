@@ -1,0 +1,36 @@
+import Foundation
+
+/// A run's id and start: `20261130T020000Z-3f9a` (UTC start, then four hex digits so that two
+/// runs started in the same second differ), and the UTC date for `{{run.date}}`.
+public struct RunIdentity: Sendable, Equatable {
+    public var id: String
+    public var startedAt: Date
+
+    public init(id: String, startedAt: Date) {
+        self.id = id
+        self.startedAt = startedAt
+    }
+
+    public static func new(at date: Date = Date()) -> RunIdentity {
+        let suffix = String(format: "%04x", UInt16.random(in: 0...UInt16.max))
+        return RunIdentity(id: "\(compact(date))-\(suffix)", startedAt: date)
+    }
+
+    /// `yyyyMMdd'T'HHmmss'Z'` in UTC.
+    public static func compact(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return formatter.string(from: date)
+    }
+
+    /// ISO 8601 with seconds, UTC: `2026-11-30T02:00:04Z`.
+    public static func iso8601(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
+    public var date: String { TemplateValues.Run.utcDate(startedAt) }
+}

@@ -1,0 +1,103 @@
+import AWSCore
+import AWSServices
+import Foundation
+
+/// A configuration problem found before anything runs (exit 2): no region, bad endpoint, bad
+/// profile, a missing SSM parameter.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The AWS clients a job needs, configured as the AWS SDKs would be (environment, profile,
+/// config files), plus the store of its inputs and outputs.
+public struct RunServices: Sendable {
+    public var storage: Storage
+    public var ssm: (any SSMAPI)?
+    public var bedrock: (any BedrockRuntimeAPI)?
+    public var configuration: AWSConfiguration?
+    /// The region of the model's calls.
+    public var modelRegion: String?
+
+    public init(storage: Storage, ssm: (any SSMAPI)? = nil, bedrock: (any BedrockRuntimeAPI)? = nil,
+                configuration: AWSConfiguration? = nil, modelRegion: String? = nil) {
+        self.storage = storage
+        self.ssm = ssm
+        self.bedrock = bedrock
+        self.configuration = configuration
+        self.modelRegion = modelRegion
+    }
+
+    /// Makes the clients `job` uses. S3 and SSM clients exist only when the job names s3:// or
+    /// ssm locations; the Bedrock client only when `model` is true (a dry run calls no model).
+    /// Bedrock's client does not retry: the runner owns retrying and pacing.
+    public static func make(for job: Job, environment: AWSEnvironment = .process, profile: String? = nil,
+                            region: String? = nil, model: Bool, transport: any HTTPTransport = CurlTransport.shared) throws
+        -> RunServices
+    {
+        let needsS3 = job.usesS3
+        let needsSSM = job.usesSSM
+        guard needsS3 || needsSSM || model else { return RunServices(storage: Storage(s3: nil)) }
+        let configuration: AWSConfiguration
+        do {
+            configuration = try AWSConfiguration.resolve(environment: environment, profile: profile, region: region)
+        } catch {
+            throw ConfigurationError("\(error)")
+        }
+        let timeouts = HTTPTimeouts(connect: job.limits.connectTimeout, read: job.limits.readTimeout)
+        // S3 and SSM: the configured region, else the model's
+        let dataRegion = region ?? (try? configuration.region.name) ?? job.model.region
+        var services = RunServices(storage: Storage(s3: nil), configuration: configuration)
+        do {
+            if needsS3 {
+                guard let dataRegion else { throw ConfigurationError(Self.noRegion(configuration)) }
+                services.storage = Storage(s3: S3Client(client: try AWSClient(
+                    service: S3Client.serviceInfo, configuration: configuration, transport: transport, region: dataRegion,
+                    timeouts: HTTPTimeouts(connect: job.limits.connectTimeout, read: .seconds(60)))))
+            }
+            if needsSSM {
+                guard let dataRegion else { throw ConfigurationError(Self.noRegion(configuration)) }
+                services.ssm = SSMClient(client: try AWSClient(
+                    service: SSMClient.serviceInfo, configuration: configuration, transport: transport, region: dataRegion))
+            }
+            if model {
+                guard let modelRegion = job.model.region ?? region ?? (try? configuration.region.name) else {
+                    throw ConfigurationError(Self.noRegion(configuration))
+                }
+                services.modelRegion = modelRegion
+                services.bedrock = BedrockRuntimeClient(client: try AWSClient(
+                    service: BedrockRuntimeClient.serviceInfo, configuration: configuration, transport: transport,
+                    region: modelRegion, timeouts: timeouts, retry: .disabled))
+            }
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            throw ConfigurationError("\(error)")
+        }
+        return services
+    }
+
+    static func noRegion(_ configuration: AWSConfiguration) -> String {
+        if case .failure(let error) = configuration.regionResult { return "\(error); or set model.region in the job" }
+        return "no AWS region configured: set AWS_REGION, pass --region or set model.region in the job"
+    }
+}
+
+extension Job {
+    /// Whether any location of the job is in S3.
+    public var usesS3: Bool {
+        var texts = (inputs?.locations ?? []).map(\.text) + [output.location.text] + (report.map { [$0.text] } ?? [])
+        texts += prompts.flatMap { [$0.input?.text, $0.output?.text].compactMap { $0 } }
+        if case .s3 = system { return true }
+        if case .s3 = prompt { return true }
+        return texts.contains { $0.hasPrefix("s3://") }
+    }
+
+    /// Whether the job reads SSM parameters.
+    public var usesSSM: Bool {
+        if case .ssm = system { return true }
+        if case .ssm = prompt { return true }
+        return false
+    }
+}
