@@ -14,11 +14,12 @@
 ///
 /// An unterminated `[`, a reversed range (`[z-a]`), a trailing lone `\` and the empty pattern are
 /// errors (``GlobError``). Matching runs a precompiled NFA over the key's scalars in
-/// O(key length × pattern length) time with no backtracking blow-up, and no regex engine.
+/// O(key length × pattern length) time (bit-parallel for patterns of up to 63 elements), with no
+/// backtracking blow-up and no regex engine.
 public struct Glob: Sendable, Hashable, CustomStringConvertible {
     /// The pattern as written.
     public let pattern: String
-    private let elements: [Element]
+    private let program: Program
     /// When the pattern is a plain string: match by equality.
     private let literal: String?
 
@@ -27,7 +28,6 @@ public struct Glob: Sendable, Hashable, CustomStringConvertible {
     public init(_ pattern: String) throws(GlobError) {
         self.pattern = pattern
         let compiled = try GlobCompiler.compile(pattern)
-        self.elements = compiled
         if compiled.allSatisfy({ if case .scalar = $0 { return true } else { return false } }) {
             var s = String.UnicodeScalarView()
             for case .scalar(let c) in compiled { s.append(c) }
@@ -35,6 +35,7 @@ public struct Glob: Sendable, Hashable, CustomStringConvertible {
         } else {
             self.literal = nil
         }
+        self.program = Program(compiled)
     }
 
     public static func == (a: Glob, b: Glob) -> Bool { a.pattern == b.pattern }
@@ -43,69 +44,163 @@ public struct Glob: Sendable, Hashable, CustomStringConvertible {
     /// Whether `key` (already relative to the input prefix) matches the whole pattern.
     public func matches(_ key: String) -> Bool {
         if let literal { return key == literal }
-        let count = elements.count + 1  // NFA states 0...elements.count; the last one accepts
-        let words = (count + 63) >> 6
-        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 2 * words) { buffer in
-            let base = buffer.baseAddress!
-            var current = UnsafeMutableBufferPointer(start: base, count: words)
-            var next = UnsafeMutableBufferPointer(start: base + words, count: words)
-            current.initialize(repeating: 0)
-            next.initialize(repeating: 0)
-            current[0] = 1
-            closure(&current)
-            for c in key.unicodeScalars {
-                for w in 0..<words { next[w] = 0 }
-                var any: UInt64 = 0
-                for w in 0..<words {
-                    var bits = current[w]
-                    while bits != 0 {
-                        let bit = bits.trailingZeroBitCount
-                        bits &= bits &- 1
-                        let state = (w << 6) | bit
-                        guard state < elements.count else { continue }
-                        let target: Int
-                        switch elements[state] {
-                        case .scalar(let s): guard s == c else { continue }; target = state + 1
-                        case .any: guard c != "/" else { continue }; target = state + 1
-                        case .set(let set): guard c != "/", set.contains(c) else { continue }; target = state + 1
-                        case .star: guard c != "/" else { continue }; target = state
-                        case .globstar: target = state
-                        case .skip: continue
-                        }
-                        next[target >> 6] |= 1 << UInt64(target & 63)
-                        any |= 1
-                    }
+        // With only ASCII literals and stars, bytes match exactly as scalars do ('/' is ASCII and
+        // never part of a multi-byte sequence), and bytes are cheaper to walk.
+        if program.byteMode {
+            return program.run(key.utf8.lazy.map { UInt32($0) })
+        }
+        return program.run(key.unicodeScalars.lazy.map(\.value))
+    }
+
+    /// The NFA: one state per element plus the accepting state. States are bits; a step moves the
+    /// active states over one character, then adds what is reachable without consuming one.
+    struct Program: Sendable {
+        enum Kind: UInt8, Sendable { case scalar, any, set, star, globstar, skip }
+
+        /// Plain data, so reading an op costs no reference counting.
+        struct Op: Sendable {
+            var kind: Kind
+            /// The scalar, the class index, or the skip distance.
+            var value: UInt32
+        }
+
+        let ops: [Op]
+        let classes: [ScalarSet]
+        let byteMode: Bool
+        /// For the common case of at most 63 elements: per state, every state reachable from it
+        /// without consuming a character (itself included).
+        let closures: [UInt64]
+
+        init(_ elements: [Element]) {
+            var ops: [Op] = []
+            var classes: [ScalarSet] = []
+            var byteMode = true
+            for element in elements {
+                switch element {
+                case .scalar(let c):
+                    ops.append(Op(kind: .scalar, value: c.value))
+                    if !c.isASCII { byteMode = false }
+                case .any:
+                    ops.append(Op(kind: .any, value: 0))
+                    byteMode = false
+                case .set(let set):
+                    ops.append(Op(kind: .set, value: UInt32(classes.count)))
+                    classes.append(set)
+                    byteMode = false
+                case .star: ops.append(Op(kind: .star, value: 0))
+                case .globstar: ops.append(Op(kind: .globstar, value: 0))
+                case .skip(let distance): ops.append(Op(kind: .skip, value: UInt32(distance)))
                 }
-                if any == 0 { return false }
-                closure(&next)
-                swap(&current, &next)
             }
-            let accept = elements.count
-            return current[accept >> 6] & (1 << UInt64(accept & 63)) != 0
+            self.ops = ops
+            self.classes = classes
+            self.byteMode = byteMode
+            var closures: [UInt64] = []
+            if ops.count < 64 {
+                closures = Array(repeating: 0, count: ops.count + 1)
+                closures[ops.count] = 1 << UInt64(ops.count)
+                for i in stride(from: ops.count - 1, through: 0, by: -1) {
+                    var mask: UInt64 = 1 << UInt64(i)
+                    switch ops[i].kind {
+                    case .star, .globstar: mask |= closures[i + 1]
+                    case .skip: mask |= closures[i + 1] | closures[i + Int(ops[i].value)]
+                    default: break
+                    }
+                    closures[i] = mask
+                }
+            }
+            self.closures = closures
         }
-    }
 
-    /// Adds the states reachable without consuming a character. Epsilon edges only go forward, so
-    /// one ascending pass is enough.
-    private func closure(_ states: inout UnsafeMutableBufferPointer<UInt64>) {
-        for (i, element) in elements.enumerated() {
-            guard states[i >> 6] & (1 << UInt64(i & 63)) != 0 else { continue }
-            switch element {
-            case .star:
-                set(&states, i + 1)
-            case .globstar:
-                set(&states, i + 1)
-            case .skip(let distance):
-                set(&states, i + 1)
-                set(&states, i + distance)
-            default:
-                break
+        /// The state a character moves `state` to, if any.
+        @inline(__always)
+        func step(_ state: Int, _ c: UInt32) -> Int? {
+            let op = ops[state]
+            switch op.kind {
+            case .scalar: return op.value == c ? state + 1 : nil
+            case .any: return c != 0x2F ? state + 1 : nil
+            case .set: return c != 0x2F && classes[Int(op.value)].contains(c) ? state + 1 : nil
+            case .star: return c != 0x2F ? state : nil
+            case .globstar: return state
+            case .skip: return nil
             }
         }
-    }
 
-    private func set(_ states: inout UnsafeMutableBufferPointer<UInt64>, _ i: Int) {
-        states[i >> 6] |= 1 << UInt64(i & 63)
+        func run<S: Sequence>(_ characters: S) -> Bool where S.Element == UInt32 {
+            if !closures.isEmpty { return runSmall(characters) }
+            return runLarge(characters)
+        }
+
+        private func runSmall<S: Sequence>(_ characters: S) -> Bool where S.Element == UInt32 {
+            let count = ops.count
+            var current = closures[0]
+            for c in characters {
+                var next: UInt64 = 0
+                var bits = current & ~(1 << UInt64(count))
+                while bits != 0 {
+                    let state = bits.trailingZeroBitCount
+                    bits &= bits &- 1
+                    if let target = step(state, c) { next |= closures[target] }
+                }
+                if next == 0 { return false }
+                current = next
+            }
+            return current & (1 << UInt64(count)) != 0
+        }
+
+        private func runLarge<S: Sequence>(_ characters: S) -> Bool where S.Element == UInt32 {
+            let count = ops.count + 1
+            let words = (count + 63) >> 6
+            return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 2 * words) { buffer in
+                let base = buffer.baseAddress!
+                var current = UnsafeMutableBufferPointer(start: base, count: words)
+                var next = UnsafeMutableBufferPointer(start: base + words, count: words)
+                current.initialize(repeating: 0)
+                next.initialize(repeating: 0)
+                current[0] = 1
+                closure(&current)
+                for c in characters {
+                    for w in 0..<words { next[w] = 0 }
+                    var any = false
+                    for w in 0..<words {
+                        var bits = current[w]
+                        while bits != 0 {
+                            let state = (w << 6) | bits.trailingZeroBitCount
+                            bits &= bits &- 1
+                            guard state < ops.count, let target = step(state, c) else { continue }
+                            next[target >> 6] |= 1 << UInt64(target & 63)
+                            any = true
+                        }
+                    }
+                    if !any { return false }
+                    closure(&next)
+                    swap(&current, &next)
+                }
+                let accept = ops.count
+                return current[accept >> 6] & (1 << UInt64(accept & 63)) != 0
+            }
+        }
+
+        /// Adds the states reachable without consuming a character. Epsilon edges only go forward,
+        /// so one ascending pass is enough.
+        private func closure(_ states: inout UnsafeMutableBufferPointer<UInt64>) {
+            for i in 0..<ops.count {
+                guard states[i >> 6] & (1 << UInt64(i & 63)) != 0 else { continue }
+                switch ops[i].kind {
+                case .star, .globstar:
+                    set(&states, i + 1)
+                case .skip:
+                    set(&states, i + 1)
+                    set(&states, i + Int(ops[i].value))
+                default:
+                    break
+                }
+            }
+        }
+
+        private func set(_ states: inout UnsafeMutableBufferPointer<UInt64>, _ i: Int) {
+            states[i >> 6] |= 1 << UInt64(i & 63)
+        }
     }
 
     enum Element: Sendable {
@@ -124,8 +219,7 @@ public struct Glob: Sendable, Hashable, CustomStringConvertible {
         var negated: Bool
         var ranges: [ClosedRange<UInt32>]
 
-        func contains(_ c: Unicode.Scalar) -> Bool {
-            let v = c.value
+        func contains(_ v: UInt32) -> Bool {
             var found = false
             for r in ranges where r.contains(v) {
                 found = true
