@@ -182,6 +182,7 @@ struct CSVReaderTests {
         #expect(entries.count == 3)
         #expect(entries[1].errorCode == "InputTooLarge")
         #expect(entries[1].errorMessage == "line 3: the row is longer than the limit of 20 bytes")
+        if case .failure(let e) = entries[1] { #expect(e.raw == nil) }
         #expect((try? entries[2].get().values) == ["4", "5"])
         #expect((try? entries[2].get().line) == 50_004)
     }

@@ -261,7 +261,7 @@ public struct CSVReader: Sendable {
         if rowProblem == nil, let column = badUTF8Column {
             rowProblem = .invalidInput("column \(column) is not valid UTF-8")
         }
-        let rawText = String(validating: raw, as: UTF8.self)
+        let rawText = tooLarge ? nil : String(validating: raw, as: UTF8.self)
         guard let header else {
             if let rowProblem {
                 headerProblem = .invalidInput("the header row (line \(rowLine)): \(rowProblem.message)")
