@@ -1,0 +1,67 @@
+import Foundation
+
+/// One unit of work: an input object, a record of one, or an explicit prompt.
+public struct WorkItem: Sendable, Equatable {
+    public enum Source: Sendable, Equatable {
+        /// A whole object is the item's text (read when the item runs).
+        case object(StorageURI, size: Int)
+        /// A jsonl line or csv row: its raw text is `{{input}}`, its fields `{{record.*}}`.
+        case record(raw: String, fields: TemplateRecord)
+        /// A form B prompt, with an optional input object.
+        case prompt(id: String, input: StorageURI?)
+        /// A record that could not be read: the item fails with this problem.
+        case unreadable(InputProblem)
+    }
+
+    public var index: Int
+    public var id: String
+    /// The full input key (S3 key or local path), if the item has an input.
+    public var key: String?
+    public var source: Source
+    /// The input location it came from (for reports), as `s3://bucket/key` or a path.
+    public var inputURI: String?
+
+    public init(index: Int, id: String, key: String?, source: Source, inputURI: String?) {
+        self.index = index
+        self.id = id
+        self.key = key
+        self.source = source
+        self.inputURI = inputURI
+    }
+
+    /// The stable hash that assigns the item to a shard (FNV-1a over its id).
+    public var shardHash: UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in id.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return hash
+    }
+}
+
+/// `--shard I/N`: this process runs the items whose hash falls in shard I of N (0 ≤ I < N).
+public struct Shard: Sendable, Equatable, CustomStringConvertible {
+    public var index: Int
+    public var count: Int
+
+    public init(index: Int, count: Int) throws(ConfigurationError) {
+        guard count >= 1, index >= 0, index < count else {
+            throw ConfigurationError("--shard \(index)/\(count) is not valid: write I/N with 0 ≤ I < N")
+        }
+        self.index = index
+        self.count = count
+    }
+
+    public static func parse(_ text: String) throws(ConfigurationError) -> Shard {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]) else {
+            throw ConfigurationError("--shard takes I/N (for example 0/4), got '\(text)'")
+        }
+        return try Shard(index: i, count: n)
+    }
+
+    public func contains(_ item: WorkItem) -> Bool { count == 1 || Int(item.shardHash % UInt64(count)) == index }
+
+    public var description: String { "\(index)/\(count)" }
+}
