@@ -15,7 +15,7 @@ struct Conveyor: AsyncParsableCommand {
             arguments or configuration; 3 another run holds the job's lock; 4 aborted; 130 interrupted.
             """,
         version: ConveyorVersion.current,
-        subcommands: [Validate.self, Schema.self]
+        subcommands: [Validate.self, Plan.self, Schema.self]
     )
 }
 
@@ -52,7 +52,7 @@ struct Validate: ParsableCommand {
         for path in jobs {
             do {
                 let job = try JobLoader.load(path: path, overrides: overrides)
-                _ = job
+                report(job.warnings)
                 print("\(path): ok")
             } catch {
                 report(error.diagnostics)
@@ -85,4 +85,79 @@ func parseVars(_ pairs: [String]) throws -> [String: String] {
         vars[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
     }
     return vars
+}
+
+/// Options every command that reads AWS shares.
+struct AWSOptions: ParsableArguments {
+    @Option(help: "AWS profile (else AWS_PROFILE, then default).")
+    var profile: String?
+
+    @Option(help: "AWS region for S3 and SSM (else AWS_REGION, AWS_DEFAULT_REGION, the profile); the model's region is model.region, else this.")
+    var region: String?
+}
+
+/// Options that select a job's items.
+struct ItemOptions: ParsableArguments {
+    @Option(name: .customLong("var"), help: "Set a variable: NAME=VALUE (repeatable).")
+    var vars: [String] = []
+
+    @Option(help: ArgumentHelp("Run only shard I of N (0 ≤ I < N), by a stable hash of item ids.", valueName: "I/N"))
+    var shard: String?
+
+    @Option(help: "Stop after this many items.")
+    var maxItems: Int?
+
+    func parsedShard() throws -> Shard? {
+        if let shard { return try Shard.parse(shard) }
+        return nil
+    }
+}
+
+struct Plan: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what a run would do and cost, without calling a model or writing anything (= run --dry-run).",
+        discussion: "Lists the items as a stream, renders the first prompts, resolves SSM parameters (values never shown), estimates tokens and cost, and checks that inputs are readable. Exit 0, or 2 when the job cannot run.")
+
+    @Argument(help: "The job file.")
+    var job: String
+
+    @OptionGroup var items: ItemOptions
+    @OptionGroup var aws: AWSOptions
+
+    @Option(help: "How many rendered prompts to show.")
+    var show: Int = 3
+
+    @Flag(help: "Check that every input is readable (default: a sample of 5).")
+    var checkAll = false
+
+    func run() async throws {
+        try await runDryRun(jobPath: job, items: items, aws: aws, show: show, checkAll: checkAll)
+    }
+}
+
+/// The dry run, shared by `plan` and `run --dry-run`.
+func runDryRun(jobPath: String, items: ItemOptions, aws: AWSOptions, show: Int, checkAll: Bool) async throws {
+    let job: Job
+    let overrides = try parseVars(items.vars)
+    do {
+        job = try JobLoader.load(path: jobPath, overrides: overrides)
+    } catch {
+        report(error.diagnostics)
+        throw ExitCode(ExitStatus.invalid)
+    }
+    report(job.warnings)
+    do {
+        let services = try RunServices.make(for: job, profile: aws.profile, region: aws.region, model: false)
+        let summary = try await DryRun.plan(job, services: services,
+                                            options: DryRunOptions(show: show, checkAll: checkAll, shard: try items.parsedShard(),
+                                                                   maxItems: items.maxItems))
+        print(summary.rendered())
+        if !summary.canRun { throw ExitCode(ExitStatus.invalid) }
+    } catch let error as ConfigurationError {
+        FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+        throw ExitCode(ExitStatus.invalid)
+    } catch let error as StorageError {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(ExitStatus.invalid)
+    }
 }

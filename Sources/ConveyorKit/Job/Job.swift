@@ -167,6 +167,8 @@ public struct Job: Sendable, Equatable {
     public var batch: BatchSettings?
     /// The job's templates, compiled.
     public var templates: JobTemplates
+    /// Warnings found while loading (the job is valid).
+    public var warnings: [Diagnostic] = []
 
     /// The directory relative paths in the job are resolved against (the job file's).
     public var baseDirectory: String { (path as NSString).deletingLastPathComponent }

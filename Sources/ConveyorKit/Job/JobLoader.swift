@@ -28,7 +28,9 @@ public enum JobLoader {
         if !errors.isEmpty || job == nil {
             throw DiagnosticsError(reader.sorted)
         }
-        return job!
+        var loaded = job!
+        loaded.warnings = reader.sorted.filter { $0.severity == .warning }
+        return loaded
     }
 }
 

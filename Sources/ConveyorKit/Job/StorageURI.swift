@@ -49,7 +49,9 @@ public enum StorageURI: Sendable, Equatable, Hashable, CustomStringConvertible {
     /// A relative file path resolved against `base`.
     public func resolved(against base: String) -> StorageURI {
         if case .file(let path) = self, !path.hasPrefix("/") {
-            return .file(path: URL(fileURLWithPath: base.isEmpty ? "." : base).appendingPathComponent(path).standardized.path)
+            var resolved = URL(fileURLWithPath: base.isEmpty ? "." : base).appendingPathComponent(path).standardized.path
+            if path.hasSuffix("/") && !resolved.hasSuffix("/") { resolved += "/" }
+            return .file(path: resolved)
         }
         return self
     }
