@@ -151,9 +151,14 @@ public enum SharedConfigParser {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
             return nil
         }
+        // FileHandle, not Data(contentsOf:): the latter fails on /dev/null and other non-regular files
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw AWSConfigError(kind: .unreadableFile, message: "cannot be read: \(String(cString: strerror(errno)))", path: path)
+        }
+        defer { try? handle.close() }
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            data = try handle.readToEnd() ?? Data()
         } catch {
             throw AWSConfigError(kind: .unreadableFile, message: "cannot be read", path: path)
         }

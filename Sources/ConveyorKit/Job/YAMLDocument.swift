@@ -156,10 +156,16 @@ public struct YAMLDocument {
     static func diagnostic(for error: YamlError, path: String) -> Diagnostic {
         func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: path, line: mark.line, column: mark.column) }
         switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-             .composer(let context, let problem, let mark, _):
+        case .scanner(let context, let problem, let mark, let yaml), .parser(let context, let problem, let mark, let yaml),
+             .composer(let context, let problem, let mark, let yaml):
             var message = "invalid YAML: \(problem)"
             if let context { message += " (\(context.text) at line \(context.mark.line), column \(context.mark.column))" }
+            let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+            let start = max(0, (context?.mark.line ?? mark.line) - 1)
+            let end = min(lines.count, mark.line)
+            if start < end, lines[start..<end].contains(where: { $0.contains("{{") }) {
+                message += "; a {{template}} inside a { } mapping or [ ] list must be quoted, as in {s3: \"out/{{item.name}}.json\"}"
+            }
             return .error(at: at(mark), message)
         case .duplicatedKeysInMapping(let duplicates, let context):
             return .error(at: at(context.mark),
