@@ -15,7 +15,7 @@ struct Conveyor: AsyncParsableCommand {
             arguments or configuration; 3 another run holds the job's lock; 4 aborted; 130 interrupted.
             """,
         version: ConveyorVersion.current,
-        subcommands: [Validate.self, Plan.self, Schema.self]
+        subcommands: [Run.self, Validate.self, Plan.self, Schema.self]
     )
 }
 
@@ -25,7 +25,12 @@ enum ConveyorVersion {
 
 /// Exit codes of the contract.
 enum ExitStatus {
+    static let succeeded: Int32 = 0
+    static let someFailed: Int32 = 1
     static let invalid: Int32 = 2
+    static let locked: Int32 = 3
+    static let aborted: Int32 = 4
+    static let interrupted: Int32 = 130
 }
 
 /// Prints diagnostics to standard error, as compilers do.

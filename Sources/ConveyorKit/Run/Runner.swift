@@ -1,0 +1,404 @@
+import AWSCore
+import AWSServices
+import Foundation
+import Logging
+import Synchronization
+
+/// How a run is asked to go.
+public struct RunOptions: Sendable {
+    public var shard: Shard?
+    public var maxItems: Int?
+    /// Overrides `limits.concurrency`.
+    public var concurrency: Int?
+    public var breakLock = false
+
+    public init(shard: Shard? = nil, maxItems: Int? = nil, concurrency: Int? = nil, breakLock: Bool = false) {
+        self.shard = shard
+        self.maxItems = maxItems
+        self.concurrency = concurrency
+        self.breakLock = breakLock
+    }
+}
+
+/// Receives every item's result as it finishes (report, manifest, progress).
+public protocol RunRecorder: Sendable {
+    func record(_ result: ItemResult)
+}
+
+/// The running totals the runner's own decisions need: failures, spending, abort checks.
+final class RunTally: Sendable {
+    struct State {
+        var seen = 0
+        var finished = 0
+        var succeeded = 0
+        var failed = 0
+        var skipped = 0
+        var spentUSD = 0.0
+        var reservedUSD = 0.0
+        var firstFailureCodes: [String] = []
+        var stop: RunStopReason?
+    }
+
+    let state = Mutex(State())
+
+    var stop: RunStopReason? { state.withLock { $0.stop } }
+
+    /// Sets the stop reason unless one is set already; true when this call set it.
+    @discardableResult
+    func stop(_ reason: RunStopReason) -> Bool {
+        state.withLock { s in
+            guard s.stop == nil else { return false }
+            s.stop = reason
+            return true
+        }
+    }
+}
+
+/// Runs a job: streams its items, calls the model for each through the scheduler (which paces
+/// the calls and owns retries), writes each output, and reports every result.
+public final class Runner: Sendable {
+    public let job: Job
+    public let services: RunServices
+    public let options: RunOptions
+    public let identity: RunIdentity
+    let logger: Logger
+    let recorder: any RunRecorder
+    let scheduler: CallScheduler
+    let tally = RunTally()
+    let clock: @Sendable () -> Double
+    let price: ModelPrice?
+
+    public init(job: Job, services: RunServices, options: RunOptions = RunOptions(), identity: RunIdentity = .new(),
+                recorder: any RunRecorder, logger: Logger, pacing: (any CallPacing)? = nil,
+                clock: @escaping @Sendable () -> Double = AdaptiveRateLimiter.monotonicSeconds) {
+        self.job = job
+        self.services = services
+        self.options = options
+        self.identity = identity
+        self.recorder = recorder
+        self.logger = logger
+        self.clock = clock
+        let concurrency = options.concurrency ?? job.limits.concurrency
+        scheduler = CallScheduler(pacing: pacing ?? ConcurrencyPacing(limit: concurrency), clock: clock)
+        let override = job.model.pricing.map { PricingOverride(inputPer1k: $0.inputPer1k, outputPer1k: $0.outputPer1k) }
+        price = PricingTable.quote(for: job.model.id, region: services.modelRegion, override: override)?.price
+    }
+
+    /// Why the run stopped early, if it did.
+    public var stopReason: RunStopReason? { tally.stop }
+
+    /// Stops admitting new calls; the calls in flight finish and their items are recorded.
+    public func interrupt() {
+        if tally.stop(.interrupted) { logger.notice("stopping: no new calls; waiting for the calls in flight") }
+        scheduler.close()
+    }
+
+    func abort(_ reason: RunStopReason) {
+        if tally.stop(reason) { logger.error("aborting the run: \(reason.message)") }
+        scheduler.close()
+    }
+
+    /// Runs every item; returns when all started items are recorded.
+    public func run() async throws {
+        guard let bedrock = services.bedrock else { throw ConfigurationError("no Bedrock client is configured") }
+        let prompts = try await PromptSources.resolve(job, services: services)
+        let runValues = TemplateValues.Run(jobName: job.name, runID: identity.id, startedAt: identity.startedAt, vars: job.vars)
+        let builder = RequestBuilder(job: job, prompts: prompts, run: runValues)
+        let existing = try await ExistingOutputs.load(job: job, builder: builder, storage: services.storage, logger: logger)
+        let source = ItemSource(job: job, storage: services.storage, run: runValues, shard: options.shard,
+                                maxItems: options.maxItems)
+        let concurrency = options.concurrency ?? job.limits.concurrency
+        // items alive at once: those in calls, plus some reading inputs or writing outputs
+        let slots = AsyncSlots(concurrency + max(4, concurrency / 4))
+        let context = ItemContext(job: job, builder: builder, storage: services.storage, bedrock: bedrock, existing: existing)
+        try await withThrowingDiscardingTaskGroup { group in
+            for try await item in source {
+                if tally.stop != nil { break }
+                await slots.acquire()
+                if tally.stop != nil {
+                    slots.release()
+                    break
+                }
+                tally.state.withLock { $0.seen += 1 }
+                group.addTask {
+                    defer { slots.release() }
+                    let result = await self.process(item, context)
+                    guard let result else { return }  // stopped before its call: not recorded
+                    self.recordAndCheck(result)
+                }
+            }
+        }
+    }
+
+    struct ItemContext: Sendable {
+        let job: Job
+        let builder: RequestBuilder
+        let storage: Storage
+        let bedrock: any BedrockRuntimeAPI
+        let existing: ExistingOutputs
+    }
+
+    func recordAndCheck(_ result: ItemResult) {
+        recorder.record(result)
+        let (failed, finished, codes, succeeded) = tally.state.withLock { s -> (Int, Int, [String], Int) in
+            s.finished += 1
+            s.spentUSD += result.costUSD
+            switch result.status {
+            case .succeeded: s.succeeded += 1
+            case .failed:
+                s.failed += 1
+                if s.firstFailureCodes.count < 5 { s.firstFailureCodes.append(result.errorCode ?? "") }
+            case .skipped: s.skipped += 1
+            }
+            return (s.failed, s.finished, s.firstFailureCodes, s.succeeded)
+        }
+        if let limit = job.limits.maxFailures {
+            let exceeded: Bool
+            switch limit {
+            case .count: exceeded = limit.isExceeded(failed: failed, total: finished)
+            case .percent: exceeded = finished >= 20 && limit.isExceeded(failed: failed, total: finished)
+            }
+            if exceeded { abort(.maxFailures("\(failed) of \(finished) items failed, more than limits.maxFailures allows")) }
+        }
+        // the first five results all failures with one code, and nothing succeeded: stop spending
+        if succeeded == 0, codes.count == 5, Set(codes).count == 1, let code = codes.first, !code.isEmpty {
+            abort(.fatal("the first 5 items all failed with \(code); stopping before spending more"))
+        }
+    }
+
+    // MARK: One item
+
+    /// Runs one item; nil when the run stopped before the item's model call.
+    func process(_ item: WorkItem, _ context: ItemContext) async -> ItemResult? {
+        var result = ItemResult(id: item.id, index: item.index, input: item.inputURI, output: nil, status: .failed)
+        func fail(_ code: String, _ message: String) -> ItemResult {
+            result.status = .failed
+            result.errorCode = code
+            result.errorMessage = message
+            return result
+        }
+        if case .unreadable(let problem) = item.source { return fail(problem.code, problem.message) }
+        // where it goes, and whether it is there already
+        let output: StorageURI
+        do {
+            output = try context.builder.output(for: item)
+        } catch {
+            return fail("TemplateError", error.message)
+        }
+        result.output = output.description
+        if context.job.output.onExisting != .overwrite {
+            let exists: Bool
+            do {
+                exists = try await context.existing.contains(output, storage: context.storage)
+            } catch let error as StorageError {
+                if error.kind == .accessDenied || error.kind == .notFound {
+                    abort(.fatal("cannot check the output \(output): \(error.code): \(error.message)"))
+                }
+                return fail(error.code, error.message)
+            } catch {
+                return fail("OutputCheckFailed", "\(error)")
+            }
+            if exists {
+                if context.job.output.onExisting == .skip {
+                    result.status = .skipped
+                    return result
+                }
+                return fail("OutputExists", "\(output) exists and output.onExisting is fail")
+            }
+        }
+        // its input
+        var inputText: String?
+        let maxBytes = context.job.inputs?.maxBytes ?? 1_048_576
+        var inputURI: StorageURI?
+        switch item.source {
+        case .object(let uri, _): inputURI = uri
+        case .prompt(_, let input): inputURI = input
+        default: break
+        }
+        if let inputURI {
+            do {
+                inputText = try TextInput.decode(try await context.storage.get(inputURI, maxBytes: maxBytes), maxBytes: maxBytes)
+            } catch let problem as InputProblem {
+                return fail(problem.code, problem.message)
+            } catch let error as StorageError {
+                return fail(error.code, error.message)
+            } catch {
+                return fail("InputReadFailed", "\(error)")
+            }
+        }
+        let request: ConverseRequest
+        do {
+            request = try context.builder.request(for: item, input: inputText)
+        } catch {
+            return fail("TemplateError", error.message)
+        }
+        // the model call, paced and retried by the scheduler
+        let reserved = Double(Self.estimateTokens(request)) + Double(context.job.model.maxTokens ?? 4096)
+        var notBefore = 0.0
+        var response: ConverseResponse?
+        var lastError: AWSError?
+        let started = clock()
+        while result.attempts < context.job.limits.maxAttempts {
+            guard let ticket = await scheduler.admit(reservedTokens: reserved, notBefore: notBefore) else {
+                // the run is stopping: an item whose call never went is not recorded
+                if result.attempts == 0 { return nil }
+                break
+            }
+            result.attempts += 1
+            do {
+                let answer = try await context.bedrock.converse(request, retry: false)
+                scheduler.finish(ticket, outcome: .success(usedTokens: Double(answer.response.usage.inputTokens
+                                                                               + answer.response.usage.outputTokens)))
+                response = answer.response
+                break
+            } catch let error as AWSError {
+                lastError = error
+                let verdict = Self.classify(error)
+                scheduler.finish(ticket, outcome: verdict == .throttle ? .throttled : .failed)
+                if verdict == .throttle { result.throttles += 1 }
+                switch verdict {
+                case .abort:
+                    abort(.fatal("the model call failed with \(error.code): \(error.message)"))
+                    return fail(error.code, error.message)
+                case .itemFails:
+                    return fail(error.code, error.message)
+                case .throttle, .retry:
+                    if tally.stop != nil { break }
+                    let suggested = error.retryAfter.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+                    let delay = await scheduler.retryDelay(attempt: result.attempts + 1,
+                                                           outcome: verdict == .throttle ? .throttled : .failed, suggested: suggested)
+                    notBefore = clock() + delay
+                    logger.debug("retrying", metadata: ["item": "\(item.id)", "code": "\(error.code)",
+                                                        "attempt": "\(result.attempts + 1)", "delay": "\(String(format: "%.2f", delay))s"])
+                }
+            } catch {
+                scheduler.finish(ticket, outcome: .failed)
+                return fail("CallFailed", "\(error)")
+            }
+        }
+        guard let response else {
+            if let lastError { return fail(lastError.code, lastError.message + " (after \(result.attempts) attempts)") }
+            return fail("Interrupted", "the run stopped before the call succeeded")
+        }
+        result.latencyMs = Int(((clock() - started) * 1000).rounded())
+        result.usage = response.usage
+        if let price {
+            result.costUSD = price.cost(inputTokens: response.usage.inputTokens, outputTokens: response.usage.outputTokens).usd
+        }
+        // the output, written whole; never over an existing one unless asked
+        let body: Data
+        let contentType: String
+        switch context.job.output.format {
+        case .text:
+            body = Data(response.text.utf8)
+            contentType = "text/plain; charset=utf-8"
+        case .json:
+            body = OutputRecord.json(job: context.job, runID: identity.id, item: item, response: response,
+                                     latencyMs: result.latencyMs ?? 0, attempts: result.attempts)
+            contentType = "application/json"
+        }
+        do {
+            let outcome = try await context.storage.put(output, data: body, contentType: contentType,
+                                                        ifAbsent: context.job.output.onExisting != .overwrite)
+            if outcome == .alreadyExists {
+                if context.job.output.onExisting == .skip {
+                    result.status = .skipped
+                    return result
+                }
+                return fail("OutputExists", "\(output) appeared while the item ran and output.onExisting is fail")
+            }
+        } catch let error as StorageError {
+            if error.kind == .accessDenied || error.code == "NoSuchBucket" {
+                abort(.fatal("cannot write outputs to \(output): \(error.code): \(error.message)"))
+            }
+            return fail(error.code, error.message)
+        } catch {
+            return fail("OutputWriteFailed", "\(error)")
+        }
+        result.status = .succeeded
+        return result
+    }
+
+    enum Verdict { case throttle, retry, itemFails, abort }
+
+    /// The runner's own retry policy: throttles and transient errors are retried up to
+    /// maxAttempts (ModelTimeoutException too, unlike botocore); request errors fail the item;
+    /// a missing model or refused access stops the run.
+    static func classify(_ error: AWSError) -> Verdict {
+        switch error.kind {
+        case .throttled: return .throttle
+        case .transport: return error.transportError?.isTransient == true ? .retry : .itemFails
+        case .notFound: return .abort  // the model (or profile) does not exist
+        case .accessDenied: return .abort
+        case .invalidRequest, .preconditionFailed: return .itemFails
+        case .service:
+            if ["ModelTimeoutException", "ModelNotReadyException", "InternalServerException",
+                "ServiceUnavailableException"].contains(error.code) { return .retry }
+            if let status = error.status, [500, 502, 503, 504].contains(status) { return .retry }
+            return .itemFails
+        }
+    }
+
+    /// Input tokens as Bedrock's quota first counts them: characters / 4.
+    static func estimateTokens(_ request: ConverseRequest) -> Int {
+        (DryRun.characters(request) + 3) / 4
+    }
+}
+
+/// The output record of `output.format: json`, as the contract gives it.
+enum OutputRecord {
+    static func json(job: Job, runID: String, item: WorkItem, response: ConverseResponse, latencyMs: Int, attempts: Int) -> Data {
+        var itemObject: JSONObject = ["id": .string(item.id)]
+        if let key = item.key { itemObject["key"] = .string(key) }
+        itemObject["index"] = .integer(Int64(item.index))
+        let record: JSONObject = [
+            "job": .string(job.name), "runId": .string(runID), "model": .string(job.model.id), "item": .object(itemObject),
+            "text": .string(response.text), "stopReason": .string(response.stopReason.rawValue),
+            "usage": ["inputTokens": .integer(Int64(response.usage.inputTokens)),
+                      "outputTokens": .integer(Int64(response.usage.outputTokens)),
+                      "totalTokens": .integer(Int64(response.usage.totalTokens))],
+            "latencyMs": .integer(Int64(latencyMs)), "attempts": .integer(Int64(attempts)),
+            "finishedAt": .string(RunIdentity.iso8601(Date())),
+        ]
+        return Data((PrettyJSON.compact(.object(record)) + "\n").utf8)
+    }
+}
+
+/// A counting semaphore for tasks: `acquire` suspends (never blocks a thread) until a slot is free.
+final class AsyncSlots: Sendable {
+    struct State {
+        var available: Int
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    let state: Mutex<State>
+
+    init(_ count: Int) {
+        state = Mutex(State(available: count))
+    }
+
+    func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { s -> Bool in
+                if s.available > 0 {
+                    s.available -= 1
+                    return true
+                }
+                s.waiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    func release() {
+        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if s.waiters.isEmpty {
+                s.available += 1
+                return nil
+            }
+            return s.waiters.removeFirst()
+        }
+        next?.resume()
+    }
+}

@@ -1,0 +1,201 @@
+import AWSCore
+import ArgumentParser
+import ConveyorKit
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a job: every item through the model, every result and the report to the outputs.",
+        discussion: """
+            Exit codes: 0 all items succeeded or were skipped; 1 the run finished with failed items; 2 invalid job, \
+            arguments or configuration (nothing was run); 3 another run holds the job's lock; 4 aborted \
+            (maxFailures, budget, or a fatal error such as access denied on the output bucket); 130 interrupted by \
+            SIGINT or SIGTERM (calls in flight drained, report written). A second signal exits at once.
+            """)
+
+    @Argument(help: "The job file.")
+    var job: String
+
+    @Flag(help: "Plan only: list items, render prompts, estimate; call no model, write nothing (= conveyor plan).")
+    var dryRun = false
+
+    @OptionGroup var items: ItemOptions
+    @OptionGroup var aws: AWSOptions
+
+    @Option(help: "Most model calls in flight (overrides limits.concurrency).")
+    var concurrency: Int?
+
+    @Option(help: "Log format: text or json (JSON lines for collectors).")
+    var logFormat: ConveyorLogHandler.Format = .text
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    @Option(help: "Progress: auto (a live line on a terminal), always, or never (a summary line every 30 s).")
+    var progress: ProgressMode = .auto
+
+    @Flag(help: "Take the job's lock even if another run holds it.")
+    var breakLock = false
+
+    func validate() throws {
+        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        if let max = items.maxItems, max < 0 { throw ValidationError("--max-items must be 0 or more") }
+    }
+
+    func run() async throws {
+        if dryRun {
+            try await runDryRun(jobPath: job, items: items, aws: aws, show: 3, checkAll: false)
+            return
+        }
+        let format = logFormat
+        let level = logLevel
+        LoggingSystem.bootstrap { label in ConveyorLogHandler(label: label, format: format, level: level) }
+        let logger = Logger(label: "conveyor")
+        let job: Job
+        let overrides = try parseVars(items.vars)
+        do {
+            job = try JobLoader.load(path: self.job, overrides: overrides)
+        } catch {
+            report(error.diagnostics)
+            throw ExitCode(ExitStatus.invalid)
+        }
+        report(job.warnings)
+        let services: RunServices
+        let shard: Shard?
+        do {
+            shard = try items.parsedShard()
+            services = try RunServices.make(for: job, profile: aws.profile, region: aws.region, model: true)
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            throw ExitCode(ExitStatus.invalid)
+        }
+        let tally = RunCounter()
+        let runner = Runner(job: job, services: services,
+                            options: RunOptions(shard: shard, maxItems: items.maxItems, concurrency: concurrency,
+                                                breakLock: breakLock),
+                            recorder: tally, logger: logger)
+        let signals = SignalWatcher {
+            runner.interrupt()
+        }
+        logger.info("run started", metadata: ["job": "\(job.name)", "run": "\(runner.identity.id)", "model": "\(job.model.id)"])
+        let ticker = ProgressTicker(counter: tally, mode: progress, interval: 30)
+        ticker.start()
+        do {
+            try await runner.run()
+        } catch let error as ConfigurationError {
+            ticker.stop()
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            throw ExitCode(ExitStatus.invalid)
+        } catch let error as StorageError {
+            ticker.stop()
+            logger.error("the run stopped: \(error)")
+            throw ExitCode(ExitStatus.aborted)
+        }
+        ticker.stop()
+        signals.cancel()
+        let counts = tally.counts
+        logger.info("run finished", metadata: ["succeeded": "\(counts.succeeded)", "failed": "\(counts.failed)",
+                                               "skipped": "\(counts.skipped)"])
+        switch runner.stopReason {
+        case .interrupted: throw ExitCode(ExitStatus.interrupted)
+        case .maxFailures, .budget, .fatal: throw ExitCode(ExitStatus.aborted)
+        case nil: if counts.failed > 0 { throw ExitCode(ExitStatus.someFailed) }
+        }
+    }
+}
+
+enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
+    case auto, always, never
+}
+
+extension ConveyorLogHandler.Format: ExpressibleByArgument {}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// Counts results for the exit code and the progress lines.
+final class RunCounter: RunRecorder {
+    struct Counts {
+        var succeeded = 0
+        var failed = 0
+        var skipped = 0
+        var inputTokens = 0
+        var outputTokens = 0
+    }
+
+    let state = Mutex(Counts())
+
+    func record(_ result: ItemResult) {
+        state.withLock { c in
+            switch result.status {
+            case .succeeded: c.succeeded += 1
+            case .failed: c.failed += 1
+            case .skipped: c.skipped += 1
+            }
+            c.inputTokens += result.usage?.inputTokens ?? 0
+            c.outputTokens += result.usage?.outputTokens ?? 0
+        }
+    }
+
+    var counts: Counts { state.withLock { $0 } }
+}
+
+/// A summary line on stderr every `interval` seconds.
+final class ProgressTicker {
+    let counter: RunCounter
+    let interval: Int
+    let timer: any DispatchSourceTimer
+
+    init(counter: RunCounter, mode: ProgressMode, interval: Int) {
+        self.counter = counter
+        self.interval = interval
+        timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "conveyor.progress"))
+    }
+
+    func start() {
+        let counter = self.counter
+        timer.schedule(deadline: .now() + .seconds(interval), repeating: .seconds(interval))
+        timer.setEventHandler {
+            let c = counter.counts
+            FileHandle.standardError.write(Data("progress: \(c.succeeded) succeeded, \(c.failed) failed, \(c.skipped) skipped\n".utf8))
+        }
+        timer.resume()
+    }
+
+    func stop() { timer.cancel() }
+}
+
+/// SIGINT and SIGTERM: the first asks the run to stop and drain; the second exits at once (130).
+final class SignalWatcher {
+    let sources: [any DispatchSourceSignal]
+
+    init(onFirst: @escaping @Sendable () -> Void) {
+        let queue = DispatchQueue(label: "conveyor.signals")
+        let count = Mutex(0)
+        var made: [any DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            source.setEventHandler {
+                let n = count.withLock { c -> Int in
+                    c += 1
+                    return c
+                }
+                if n == 1 {
+                    FileHandle.standardError.write(Data("conveyor: stopping (a second signal exits at once)\n".utf8))
+                    onFirst()
+                } else {
+                    FileHandle.standardError.write(Data("conveyor: second signal, exiting\n".utf8))
+                    exit(ExitStatus.interrupted)
+                }
+            }
+            source.resume()
+            made.append(source)
+        }
+        sources = made
+    }
+
+    func cancel() { for source in sources { source.cancel() } }
+}
