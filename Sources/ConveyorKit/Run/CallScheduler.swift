@@ -43,9 +43,15 @@ public final class CallScheduler: @unchecked Sendable {
     private var timerDeadline: Double?
     private var closed = false
     private var nextWaiterID = 0
+    /// Until one item has succeeded end to end (call and output write), one item at a time is
+    /// let through: a missing model, a refused permission or an unwritable output then costs
+    /// one call, not a pool of them.
+    private var probing = true
+    private var probeOwner: Int?
 
     struct Waiter {
         var id: Int
+        var owner: Int
         var notBefore: Double
         var reservedTokens: Double
         var continuation: CheckedContinuation<Ticket?, Never>
@@ -63,8 +69,9 @@ public final class CallScheduler: @unchecked Sendable {
     }
 
     /// Suspends until the call may go, no earlier than `notBefore`. Returns nil when the
-    /// scheduler was closed (the run is stopping): the call must not be made.
-    public func admit(reservedTokens: Double, notBefore: Double = 0) async -> Ticket? {
+    /// scheduler was closed (the run is stopping): the call must not be made. `owner` names the
+    /// item (its index), so that its retries pass while it is the probe.
+    public func admit(reservedTokens: Double, notBefore: Double = 0, owner: Int = 0) async -> Ticket? {
         await withCheckedContinuation { continuation in
             queue.async {
                 if self.closed {
@@ -72,10 +79,21 @@ public final class CallScheduler: @unchecked Sendable {
                     return
                 }
                 self.nextWaiterID += 1
-                self.waiting.append(Waiter(id: self.nextWaiterID, notBefore: notBefore, reservedTokens: reservedTokens,
-                                           continuation: continuation))
+                self.waiting.append(Waiter(id: self.nextWaiterID, owner: owner, notBefore: notBefore,
+                                           reservedTokens: reservedTokens, continuation: continuation))
                 self.pump()
             }
+        }
+    }
+
+    /// Tells the scheduler how an item that made calls ended: the first success opens the pool;
+    /// a failure lets the next item try.
+    public func itemFinished(owner: Int, succeeded: Bool) {
+        queue.async {
+            guard self.probing, self.probeOwner == owner else { return }
+            if succeeded { self.probing = false }
+            self.probeOwner = nil
+            self.pump()
         }
     }
 
@@ -124,6 +142,10 @@ public final class CallScheduler: @unchecked Sendable {
         var index = 0
         while index < waiting.count {
             let waiter = waiting[index]
+            if probing, let probe = probeOwner, probe != waiter.owner {
+                index += 1
+                continue
+            }
             if waiter.notBefore > now {
                 wakeAt = min(wakeAt ?? .infinity, waiter.notBefore)
                 index += 1
@@ -131,6 +153,7 @@ public final class CallScheduler: @unchecked Sendable {
             }
             switch pacing.decide(now: now, reservedTokens: waiter.reservedTokens) {
             case .admit:
+                if probing { probeOwner = waiter.owner }
                 let id = pacing.admitted(now: now, reservedTokens: waiter.reservedTokens)
                 waiting.remove(at: index)
                 waiter.continuation.resume(returning: Ticket(id: id, admittedAt: now))
@@ -169,22 +192,17 @@ public final class CallScheduler: @unchecked Sendable {
 }
 
 /// The simplest pacing: a concurrency cap, and backoff with full jitter for retries.
-///
-/// Until one call has succeeded, only one is in flight: a missing model or a refused permission
-/// then costs one call, not a whole pool of them.
 public final class ConcurrencyPacing: CallPacing {
     public var limit: Int
     public private(set) var inFlight = 0
     var nextTicket = 0
-    var confirmed = false
 
     public init(limit: Int) {
         self.limit = max(1, limit)
     }
 
     public func decide(now: Double, reservedTokens: Double) -> PacingDecision {
-        if !confirmed && inFlight >= 1 { return .blocked }
-        return inFlight < limit ? .admit : .blocked
+        inFlight < limit ? .admit : .blocked
     }
 
     public func admitted(now: Double, reservedTokens: Double) -> Int {
@@ -195,7 +213,6 @@ public final class ConcurrencyPacing: CallPacing {
 
     public func completed(ticket: Int, now: Double, outcome: CallOutcome) {
         inFlight -= 1
-        if case .success = outcome { confirmed = true }
     }
 
     public func retryDelay(attempt: Int, outcome: CallOutcome, suggested: Double?) -> Double {

@@ -124,6 +124,9 @@ public final class Runner: Sendable {
                     defer { slots.release() }
                     let result = await self.process(item, context)
                     guard let result else { return }  // stopped before its call: not recorded
+                    if result.attempts > 0 {
+                        self.scheduler.itemFinished(owner: item.index, succeeded: result.status != .failed)
+                    }
                     self.recordAndCheck(result)
                 }
             }
@@ -239,7 +242,7 @@ public final class Runner: Sendable {
         var lastError: AWSError?
         let started = clock()
         while result.attempts < context.job.limits.maxAttempts {
-            guard let ticket = await scheduler.admit(reservedTokens: reserved, notBefore: notBefore) else {
+            guard let ticket = await scheduler.admit(reservedTokens: reserved, notBefore: notBefore, owner: item.index) else {
                 // the run is stopping: an item whose call never went is not recorded
                 if result.attempts == 0 { return nil }
                 break
