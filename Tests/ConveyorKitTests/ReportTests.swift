@@ -154,6 +154,7 @@ struct ReportTests {
         #expect(report.failures == [RunReport.Failure(id: "a", input: nil, code: "X", message: "m")])
         #expect(report.latencyMs == RunReport.Latency())
         #expect(report.manifest == nil)
+        #expect(report.render().contains("no items timed"))
     }
 
     @Test func loadNamesWhatIsWrong() {
