@@ -228,6 +228,22 @@ enum LocalFiles {
     /// Writes through a temporary file in the same directory: renamed over the target, or
     /// hard-linked to it for `ifAbsent` (link fails if the target exists, atomically).
     static func write(_ path: String, data: Data, ifAbsent: Bool) throws -> WriteOutcome {
+        try write(path, ifAbsent: ifAbsent) { fd in
+            var ok = true
+            data.withUnsafeBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    let n = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                    if n <= 0 { ok = false; break }
+                    offset += n
+                }
+            }
+            return ok
+        }
+    }
+
+    /// The same, with `fill` writing the bytes to the temporary file's descriptor.
+    static func write(_ path: String, ifAbsent: Bool, fill: (Int32) -> Bool) throws -> WriteOutcome {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             do {
@@ -239,15 +255,7 @@ enum LocalFiles {
         let temporary = (directory.isEmpty ? "." : directory) + "/.conveyor-\(UUID().uuidString).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw error(path, errno == EACCES ? "AccessDenied" : "WriteFailed", kind: errno == EACCES ? .accessDenied : .service) }
-        var ok = true
-        data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n <= 0 { ok = false; break }
-                offset += n
-            }
-        }
+        var ok = fill(fd)
         if ok { ok = fsync(fd) == 0 }
         close(fd)
         defer { unlink(temporary) }
@@ -268,5 +276,278 @@ extension FileManager {
     func isDirectory(_ path: String) -> Bool {
         var isDirectory: ObjCBool = false
         return fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+}
+
+// MARK: Compare-and-swap and large uploads
+
+/// An object's bytes with its entity tag.
+public struct TaggedObject: Sendable, Equatable {
+    public var data: Data
+    /// S3's ETag; for the local store, a hash of the bytes in the same quoted form.
+    public var etag: String
+
+    public init(data: Data, etag: String) {
+        self.data = data
+        self.etag = etag
+    }
+}
+
+/// What a conditional write or delete did.
+public enum ConditionalOutcome: Sendable, Equatable {
+    /// Written (with the new tag) or deleted (tag nil).
+    case done(etag: String?)
+    /// The condition failed: the object exists (create), or has another tag (replace, delete).
+    case conflict
+    /// There is no object (replace, delete).
+    case missing
+}
+
+extension Storage {
+    /// The object's bytes and tag, or nil when there is none. Tags from here are the ones
+    /// ``replace(_:data:contentType:ifMatch:)`` and ``delete(_:ifMatch:)`` compare.
+    public func getTagged(_ uri: StorageURI) async throws -> TaggedObject? {
+        switch uri {
+        case .s3(let bucket, let key):
+            do {
+                let object = try await client(uri).getObject(bucket: bucket, key: key)
+                guard let etag = object.metadata.etag else {
+                    throw StorageError(kind: .service, code: "MalformedResponse", message: "the object has no ETag", uri: uri.description)
+                }
+                return TaggedObject(data: object.body, etag: etag)
+            } catch let error as AWSError where error.kind == .notFound {
+                return nil
+            } catch {
+                throw Self.map(error, uri: uri)
+            }
+        case .file(let path):
+            guard LocalFiles.head(path) != nil else { return nil }
+            let data: Data
+            do {
+                data = try LocalFiles.read(path, maxBytes: nil)
+            } catch let error as StorageError where error.kind == .notFound {
+                return nil
+            }
+            return TaggedObject(data: data, etag: LocalFiles.tag(data))
+        }
+    }
+
+    /// Writes `data` only if no object has the key (S3 `If-None-Match: *`; locally an atomic
+    /// `link(2)`): `.done(etag:)` or `.conflict`.
+    public func create(_ uri: StorageURI, data: Data, contentType: String) async throws -> ConditionalOutcome {
+        switch uri {
+        case .s3(let bucket, let key):
+            do {
+                let result = try await client(uri).putObject(bucket: bucket, key: key, body: data, contentType: contentType,
+                                                             condition: .ifAbsent, metadata: [:])
+                return .done(etag: result.etag)
+            } catch let error as AWSError where Self.isConditionFailure(error) {
+                return .conflict
+            } catch {
+                throw Self.map(error, uri: uri)
+            }
+        case .file(let path):
+            switch try LocalFiles.write(path, data: data, ifAbsent: true) {
+            case .written: return .done(etag: LocalFiles.tag(data))
+            case .alreadyExists: return .conflict
+            }
+        }
+    }
+
+    /// Replaces the object only if its tag is still `etag` (S3 `If-Match`; locally a read,
+    /// compare and rename under an exclusive `flock(2)` on the directory).
+    public func replace(_ uri: StorageURI, data: Data, contentType: String, ifMatch etag: String) async throws
+        -> ConditionalOutcome
+    {
+        switch uri {
+        case .s3(let bucket, let key):
+            do {
+                let result = try await client(uri).putObject(bucket: bucket, key: key, body: data, contentType: contentType,
+                                                             condition: .ifMatch(etag: etag), metadata: [:])
+                return .done(etag: result.etag)
+            } catch let error as AWSError where Self.isConditionFailure(error) {
+                return .conflict
+            } catch let error as AWSError where error.kind == .notFound {
+                return .missing
+            } catch {
+                throw Self.map(error, uri: uri)
+            }
+        case .file(let path):
+            return try LocalFiles.withDirectoryLock(path) {
+                guard LocalFiles.head(path) != nil else { return .missing }
+                let current = try LocalFiles.read(path, maxBytes: nil)
+                guard LocalFiles.tag(current) == etag else { return .conflict }
+                _ = try LocalFiles.write(path, data: data, ifAbsent: false)
+                return .done(etag: LocalFiles.tag(data))
+            }
+        }
+    }
+
+    /// Deletes the object only if its tag is still `etag`.
+    ///
+    /// S3: `DeleteObject` with `If-Match` when the client is an ``S3Client`` (the request is made
+    /// here, because `S3API.deleteObject` takes no condition); with another `S3API`, a read,
+    /// compare and delete, which is not atomic. Local: under the directory's `flock(2)`.
+    public func delete(_ uri: StorageURI, ifMatch etag: String) async throws -> ConditionalOutcome {
+        switch uri {
+        case .s3(let bucket, let key):
+            let s3 = try client(uri)
+            guard let s3Client = s3 as? S3Client else {
+                guard let current = try await head(uri) else { return .missing }
+                guard current.etag == etag else { return .conflict }
+                try await delete(uri)
+                return .done(etag: nil)
+            }
+            do {
+                let region = s3Client.region(of: bucket)
+                var headers = HTTPHeaders()
+                headers.add("If-Match", etag)
+                let request = Self.s3Request("DELETE", client: s3Client.client, region: region, bucket: bucket, key: key,
+                                             headers: headers)
+                _ = try await s3Client.client.send(request, operation: "DeleteObject", signingRegion: region)
+                return .done(etag: nil)
+            } catch let error as AWSError where Self.isConditionFailure(error) {
+                return .conflict
+            } catch let error as AWSError where error.kind == .notFound {
+                return .missing
+            } catch {
+                throw Self.map(error, uri: uri)
+            }
+        case .file(let path):
+            return try LocalFiles.withDirectoryLock(path) {
+                guard LocalFiles.head(path) != nil else { return .missing }
+                guard LocalFiles.tag(try LocalFiles.read(path, maxBytes: nil)) == etag else { return .conflict }
+                if unlink(path) != 0 {
+                    if errno == ENOENT { return .missing }
+                    throw LocalFiles.error(path, "DeleteFailed")
+                }
+                return .done(etag: nil)
+            }
+        }
+    }
+
+    /// Writes the file at `file` to `uri` without holding it in memory: locally through a
+    /// temporary file renamed into place; to S3 in one PutObject up to the client's
+    /// `multipartThreshold`, else as a multipart upload read part by part from the file (at most
+    /// `parallelParts` parts in memory), aborted if any step fails.
+    public func upload(_ uri: StorageURI, file: String, contentType: String, parallelParts: Int = 4) async throws
+        -> WriteOutcome
+    {
+        guard let size = LocalFiles.head(file)?.size else {
+            throw LocalFiles.error(file, "NoSuchKey", kind: .notFound, "no such file")
+        }
+        switch uri {
+        case .s3(let bucket, let key):
+            let s3 = try client(uri)
+            guard let s3Client = s3 as? S3Client, size > s3Client.multipartThreshold else {
+                return try await put(uri, data: try LocalFiles.read(file, maxBytes: nil), contentType: contentType, ifAbsent: false)
+            }
+            do {
+                let etag = try await Self.multipartUpload(s3Client, bucket: bucket, key: key, file: file, size: size,
+                                                          contentType: contentType, parallelParts: parallelParts)
+                return .written(etag: etag)
+            } catch {
+                throw Self.map(error, uri: uri)
+            }
+        case .file(let path):
+            guard let input = FileHandle(forReadingAtPath: file) else { throw LocalFiles.error(file, "ReadFailed") }
+            defer { try? input.close() }
+            let source = input.fileDescriptor
+            return try LocalFiles.write(path, ifAbsent: false) { fd in
+                var buffer = [UInt8](repeating: 0, count: 1 << 20)
+                while true {
+                    let n = buffer.withUnsafeMutableBytes { Foundation.read(source, $0.baseAddress!, $0.count) }
+                    if n == 0 { return true }
+                    if n < 0 { if errno == EINTR { continue }; return false }
+                    var offset = 0
+                    while offset < n {
+                        let w = buffer.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, n - offset) }
+                        if w <= 0 { return false }
+                        offset += w
+                    }
+                }
+            }
+        }
+    }
+
+    static func multipartUpload(_ s3: S3Client, bucket: String, key: String, file: String, size: Int, contentType: String,
+                                parallelParts: Int) async throws -> String? {
+        guard let input = FileHandle(forReadingAtPath: file) else { throw LocalFiles.error(file, "ReadFailed") }
+        defer { try? input.close() }
+        let uploadId = try await s3.createMultipartUpload(bucket: bucket, key: key, contentType: contentType)
+        do {
+            let partSize = s3.partSize
+            let count = (size + partSize - 1) / partSize
+            var parts: [S3CompletedPart] = []
+            try await withThrowingTaskGroup(of: S3CompletedPart.self) { group in
+                var next = 0
+                func addPart() throws {
+                    let number = next + 1
+                    guard let body = try input.read(upToCount: partSize), !body.isEmpty else {
+                        throw LocalFiles.error(file, "ReadFailed", "the file ended before its part \(number)")
+                    }
+                    next += 1
+                    group.addTask {
+                        try await s3.uploadPart(bucket: bucket, key: key, uploadId: uploadId, partNumber: number, body: body)
+                    }
+                }
+                while next < min(count, max(1, parallelParts)) { try addPart() }
+                for try await part in group {
+                    parts.append(part)
+                    if next < count { try addPart() }
+                }
+            }
+            return try await s3.completeMultipartUpload(bucket: bucket, key: key, uploadId: uploadId, parts: parts).etag
+        } catch {
+            try? await s3.abortMultipartUpload(bucket: bucket, key: key, uploadId: uploadId)
+            throw error
+        }
+    }
+
+    /// A failed `If-Match` / `If-None-Match` (412), or S3's 409 for two conditional writes at once.
+    static func isConditionFailure(_ error: AWSError) -> Bool {
+        error.kind == .preconditionFailed || error.code == "ConditionalRequestConflict"
+    }
+
+    /// A request to `bucket/key` addressed as S3Client addresses it: path-style on a custom
+    /// endpoint (or for a bucket name that is not a DNS label), else virtual-hosted in `region`.
+    static func s3Request(_ method: String, client: AWSClient, region: String, bucket: String, key: String,
+                         headers: HTTPHeaders) -> HTTPRequest {
+        let encodedKey = "/" + AWSPercentEncoding.encode(key, allowSlash: true)
+        var endpoint = client.endpoint
+        if !endpoint.isCustom && region != client.region {
+            endpoint = Endpoint(scheme: endpoint.scheme, host: "s3.\(region).\(region.hasPrefix("cn-") ? "amazonaws.com.cn" : "amazonaws.com")")
+        }
+        let dnsLabel = StorageURI.isValidBucket(bucket) && !bucket.contains(".")
+        if endpoint.isCustom || !dnsLabel {
+            return HTTPRequest(method: method, endpoint: endpoint, path: "/" + AWSPercentEncoding.encode(bucket, allowSlash: false) + encodedKey,
+                               headers: headers)
+        }
+        endpoint.host = "\(bucket).\(endpoint.host)"
+        return HTTPRequest(method: method, endpoint: endpoint, path: encodedKey, headers: headers)
+    }
+}
+
+extension LocalFiles {
+    /// The local store's entity tag: the first 128 bits of the bytes' SHA-256, quoted as S3 quotes.
+    static func tag(_ data: Data) -> String {
+        "\"" + AWSCrypto.sha256Hex(data).prefix(32) + "\""
+    }
+
+    /// Runs `body` holding an exclusive `flock(2)` on the directory of `path` (created if
+    /// needed), which every conditional replace and delete in that directory takes: the
+    /// compare-and-swap of the local store. Held for one small read and write.
+    static func withDirectoryLock<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        var directory = (path as NSString).deletingLastPathComponent
+        if directory.isEmpty { directory = "." }
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw error(path, "LockFailed", "cannot open \(directory): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            if errno != EINTR { throw error(path, "LockFailed", "cannot lock \(directory): \(String(cString: strerror(errno)))") }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
     }
 }
