@@ -72,100 +72,64 @@ struct Run: AsyncParsableCommand {
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             throw ExitCode(ExitStatus.invalid)
         }
-        let tally = RunCounter()
-        let runner = Runner(job: job, services: services,
-                            options: RunOptions(shard: shard, maxItems: items.maxItems, concurrency: concurrency,
-                                                breakLock: breakLock),
-                            recorder: tally, logger: logger)
-        let signals = SignalWatcher {
-            runner.interrupt()
-        }
-        logger.info("run started", metadata: ["job": "\(job.name)", "run": "\(runner.identity.id)", "model": "\(job.model.id)"])
-        let ticker = ProgressTicker(counter: tally, mode: progress, interval: 30)
-        ticker.start()
+        let session: RunSession
         do {
-            try await runner.run()
+            session = try RunSession(job: job, services: services,
+                                     options: RunOptions(shard: shard, maxItems: items.maxItems, concurrency: concurrency,
+                                                         breakLock: breakLock),
+                                     logger: logger, conveyorVersion: ConveyorVersion.current)
         } catch let error as ConfigurationError {
-            ticker.stop()
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             throw ExitCode(ExitStatus.invalid)
-        } catch let error as StorageError {
-            ticker.stop()
-            logger.error("the run stopped: \(error)")
-            throw ExitCode(ExitStatus.aborted)
         }
-        ticker.stop()
-        signals.cancel()
-        let counts = tally.counts
-        logger.info("run finished", metadata: ["succeeded": "\(counts.succeeded)", "failed": "\(counts.failed)",
-                                               "skipped": "\(counts.skipped)"])
-        switch runner.stopReason {
-        case .interrupted: throw ExitCode(ExitStatus.interrupted)
-        case .maxFailures, .budget, .fatal: throw ExitCode(ExitStatus.aborted)
-        case nil: if counts.failed > 0 { throw ExitCode(ExitStatus.someFailed) }
+        let runner = session.runner
+        let signals = SignalWatcher { runner.interrupt() }
+        defer { signals.cancel() }
+        logger.info("run started", metadata: ["job": "\(job.name)", "run": "\(runner.identity.id)", "model": "\(job.model.id)"])
+        let reporter = ProgressReporter(mode: progress, label: job.name)
+        let started = Date()
+        let feed = Task {
+            while !Task.isCancelled {
+                let s = session.snapshot
+                let (inFlight, _, _) = await runner.scheduler.snapshot()
+                reporter.update(ProgressSnapshot(done: s.finished, total: runner.knownTotal, succeeded: s.succeeded, failed: s.failed, skipped: s.skipped,
+                                                 inFlight: inFlight, throttled: s.throttled, inputTokens: s.inputTokens,
+                                                 outputTokens: s.outputTokens, costUSD: s.costUSD,
+                                                 elapsed: Date().timeIntervalSince(started)))
+                try? await Task.sleep(for: .milliseconds(200))
+            }
         }
+        reporter.startTicking()
+        let finalReport: RunReport
+        do {
+            finalReport = try await session.run()
+        } catch let held as LockHeld {
+            feed.cancel()
+            reporter.clearLine()
+            FileHandle.standardError.write(Data("error: \(held)\n".utf8))
+            throw ExitCode(ExitStatus.locked)
+        } catch let error as ConfigurationError {
+            feed.cancel()
+            reporter.clearLine()
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            throw ExitCode(ExitStatus.invalid)
+        }
+        feed.cancel()
+        let s = session.snapshot
+        reporter.finish(ProgressSnapshot(done: s.finished, total: runner.knownTotal, succeeded: s.succeeded, failed: s.failed, skipped: s.skipped,
+                                         throttled: s.throttled, inputTokens: s.inputTokens, outputTokens: s.outputTokens,
+                                         costUSD: s.costUSD, elapsed: Date().timeIntervalSince(started)))
+        print(finalReport.render())
+        logger.info("run finished", metadata: ["status": "\(finalReport.status.rawValue)", "exit": "\(finalReport.exitCode)"])
+        if finalReport.exitCode != 0 { throw ExitCode(finalReport.exitCode) }
     }
 }
 
-enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
-    case auto, always, never
-}
+extension ProgressMode: ExpressibleByArgument {}
 
 extension ConveyorLogHandler.Format: ExpressibleByArgument {}
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
-
-/// Counts results for the exit code and the progress lines.
-final class RunCounter: RunRecorder {
-    struct Counts {
-        var succeeded = 0
-        var failed = 0
-        var skipped = 0
-        var inputTokens = 0
-        var outputTokens = 0
-    }
-
-    let state = Mutex(Counts())
-
-    func record(_ result: ItemResult) {
-        state.withLock { c in
-            switch result.status {
-            case .succeeded: c.succeeded += 1
-            case .failed: c.failed += 1
-            case .skipped: c.skipped += 1
-            }
-            c.inputTokens += result.usage?.inputTokens ?? 0
-            c.outputTokens += result.usage?.outputTokens ?? 0
-        }
-    }
-
-    var counts: Counts { state.withLock { $0 } }
-}
-
-/// A summary line on stderr every `interval` seconds.
-final class ProgressTicker {
-    let counter: RunCounter
-    let interval: Int
-    let timer: any DispatchSourceTimer
-
-    init(counter: RunCounter, mode: ProgressMode, interval: Int) {
-        self.counter = counter
-        self.interval = interval
-        timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "conveyor.progress"))
-    }
-
-    func start() {
-        let counter = self.counter
-        timer.schedule(deadline: .now() + .seconds(interval), repeating: .seconds(interval))
-        timer.setEventHandler {
-            let c = counter.counts
-            FileHandle.standardError.write(Data("progress: \(c.succeeded) succeeded, \(c.failed) failed, \(c.skipped) skipped\n".utf8))
-        }
-        timer.resume()
-    }
-
-    func stop() { timer.cancel() }
-}
 
 /// SIGINT and SIGTERM: the first asks the run to stop and drain; the second exits at once (130).
 final class SignalWatcher {

@@ -37,6 +37,7 @@ final class RunTally: Sendable {
         var reservedUSD = 0.0
         var firstFailureCodes: [String] = []
         var stop: RunStopReason?
+        var listingDone = false
     }
 
     let state = Mutex(State())
@@ -63,7 +64,7 @@ public final class Runner: Sendable {
     public let identity: RunIdentity
     let logger: Logger
     let recorder: any RunRecorder
-    let scheduler: CallScheduler
+    public let scheduler: CallScheduler
     let tally = RunTally()
     let clock: @Sendable () -> Double
     let price: ModelPrice?
@@ -87,13 +88,19 @@ public final class Runner: Sendable {
     /// Why the run stopped early, if it did.
     public var stopReason: RunStopReason? { tally.stop }
 
+    /// The number of items once all are listed, else nil.
+    public var knownTotal: Int? { tally.state.withLock { $0.listingDone ? $0.seen : nil } }
+
+    /// Items taken from the listing so far.
+    public var seen: Int { tally.state.withLock { $0.seen } }
+
     /// Stops admitting new calls; the calls in flight finish and their items are recorded.
     public func interrupt() {
         if tally.stop(.interrupted) { logger.notice("stopping: no new calls; waiting for the calls in flight") }
         scheduler.close()
     }
 
-    func abort(_ reason: RunStopReason) {
+    public func abort(_ reason: RunStopReason) {
         if tally.stop(reason) { logger.error("aborting the run: \(reason.message)") }
         scheduler.close()
     }
@@ -130,6 +137,7 @@ public final class Runner: Sendable {
                     self.recordAndCheck(result)
                 }
             }
+            if tally.stop == nil { tally.state.withLock { $0.listingDone = true } }
         }
     }
 
