@@ -5,6 +5,7 @@
 #   make test    setup + build the tests + start moto and the SigV4 proxy + proxy self-test
 #                + swift test; the servers are always stopped again (scripts/test.sh)
 #   make selftest  only the SigV4 proxy's self-test (it starts its own servers)
+#   make demo    a real job end to end on local stand-ins: moto's S3 and conveyor-emulator (scripts/demo.sh)
 #   make bench   the transport benchmark, release build
 #   make clean   stop leftover test servers, remove build products and .testenv/
 #
@@ -33,8 +34,8 @@ test: setup
 selftest: setup
 	$(PYTHON) Tests/servers/test_sigv4_proxy.py
 
-demo:
-	@echo "make demo: comes with the runner issue"
+demo: setup
+	@scripts/demo.sh
 
 bench: setup
 	@if [ -d Benchmarks/transport-bench ]; then \

@@ -464,6 +464,9 @@ final class JobReader {
     /// relative path.
     func checkURI(_ text: LocatedText, context: String, allowTemplates: Bool) {
         let value = text.text
+        // input locations render once per run ({{vars.bucket}} may name the bucket): their form
+        // is checked after rendering, when the run starts
+        if !allowTemplates && value.contains("{{") { return }
         do {
             let uri = try StorageURI.parse(value)
             if case .s3(let bucket, _) = uri, bucket.isEmpty {
