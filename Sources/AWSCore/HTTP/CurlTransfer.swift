@@ -91,7 +91,10 @@ final class CurlTransfer {
         if let ca = options.caBundlePath { try set(CURLOPT_CAINFO, ca) }
         if options.http2 {
             try set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
-            try set(CURLOPT_PIPEWAIT, 1)
+            // Wait for a connection that may turn out to multiplex rather than open another. Only
+            // over TLS: 2TLS never multiplexes plain http, and curl learns that only from the first
+            // response, so with PIPEWAIT a slow first request would hold back every other one.
+            if request.scheme.lowercased() == "https" { try set(CURLOPT_PIPEWAIT, 1) }
         } else {
             try set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1)
         }
