@@ -247,8 +247,9 @@ final class CurlTransfer {
         let name = String(line[..<colon])
         let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         responseFields.append((name, value))
+        // Room for the announced body up front (up to 64 MiB: a bogus length must not allocate much).
         if name.caseInsensitiveEquals("content-length"), let length = Int(value), length > responseBody.count {
-            responseBody.reserveCapacity(min(length, 1 << 30))
+            responseBody.reserveCapacity(min(length, 64 << 20))
         }
         return count
     }
