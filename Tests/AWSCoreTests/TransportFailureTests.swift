@@ -179,8 +179,8 @@ import Testing
             #expect(error.requestSent)
         }
 
-        // Shut down means shut down, and saying it twice is fine.
-        await transport.shutdown()
+        // Shut down means shut down, and saying it twice (here through the blocking call) is fine.
+        shutDownBlocking(transport)
         let late = try #require(await send(transport, try Fixture.request("GET", "/ok")).failure)
         #expect(late.kind == .cancelled)
         #expect(!late.requestSent)
@@ -238,4 +238,9 @@ import Testing
         let certificate = CurlErrors.error(code: 60, message: "certificate", connected: false, requestSent: false)
         #expect(!certificate.isTransient)
     }
+}
+
+/// The blocking `shutdown()`, called as a synchronous caller (a CLI's exit path) would.
+private func shutDownBlocking(_ transport: CurlTransport) {
+    transport.shutdown()
 }
