@@ -30,7 +30,7 @@ final class CurlTransfer {
     /// When a byte was last received or sent (uptime nanoseconds).
     private var lastActivity: UInt64 = 0
     /// Set by CURLOPT_PREREQFUNCTION: a connection is ready and the request is about to be sent.
-    private(set) var connected = false
+    private var connected = false
 
     init(
         id: UInt64, loop: CurlLoop, request: HTTPRequest, timeouts: HTTPTimeouts, options: CurlTransport.Options,
