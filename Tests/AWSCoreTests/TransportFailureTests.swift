@@ -56,6 +56,22 @@ import Testing
         #expect(error.requestSent)
     }
 
+    @Test func eachRequestKeepsItsOwnReadTimeout() async throws {
+        // One loop-wide timer serves every transfer's read deadline: silent requests with different
+        // limits all end with a read timeout, while a slow but steady one in between completes.
+        let drip = try Fixture.request("GET", "/drip", query: [("count", "8"), ("interval_ms", "250")])
+        let stall = try Fixture.request("GET", "/stall")
+        let delay = try Fixture.request("GET", "/delay", query: [("ms", "1200")])
+        async let stalledShort = send(transport, stall, timeouts: Self.short)
+        async let stalledLonger = send(transport, stall, timeouts: HTTPTimeouts(connect: .seconds(1), read: .milliseconds(1500)))
+        async let dripping = send(transport, drip, timeouts: HTTPTimeouts(connect: .seconds(1), read: .seconds(1)))
+        async let generous = send(transport, delay, timeouts: HTTPTimeouts(connect: .seconds(1), read: .seconds(3)))
+        #expect(await stalledShort.failure?.kind == .readTimeout)
+        #expect(await stalledLonger.failure?.kind == .readTimeout)
+        #expect(try await dripping.get().body == Data("xxxxxxxx".utf8))
+        #expect(try await generous.get().status == 200)
+    }
+
     @Test func resetIsReset() async throws {
         let error = try #require(await send(transport, try Fixture.request("POST", "/reset", body: Data("x".utf8))).failure)
         #expect(error.kind == .reset)
@@ -163,8 +179,8 @@ import Testing
             #expect(error.requestSent)
         }
 
-        // Shut down means shut down, and saying it twice is fine.
-        await transport.shutdown()
+        // Shut down means shut down, and saying it twice (here through the blocking call) is fine.
+        shutDownBlocking(transport)
         let late = try #require(await send(transport, try Fixture.request("GET", "/ok")).failure)
         #expect(late.kind == .cancelled)
         #expect(!late.requestSent)
@@ -222,4 +238,9 @@ import Testing
         let certificate = CurlErrors.error(code: 60, message: "certificate", connected: false, requestSent: false)
         #expect(!certificate.isTransient)
     }
+}
+
+/// The blocking `shutdown()`, called as a synchronous caller (a CLI's exit path) would.
+private func shutDownBlocking(_ transport: CurlTransport) {
+    transport.shutdown()
 }

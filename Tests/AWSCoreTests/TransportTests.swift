@@ -187,6 +187,24 @@ import Testing
         }
     }
 
+    @Test(arguments: [true, false])
+    func requestsToAFreshHostRunAtOnce(http2: Bool) async throws {
+        // Each request is held by the fixture until all three have arrived: they must all be in
+        // flight together, even though the host has not answered anything yet (with PIPEWAIT on a
+        // plain-http host, curl would hold the second one back until the first response).
+        let transport = CurlTransport(options: .init(http2: http2))
+        let request = try Fixture.request("GET", "/barrier", query: [("id", UUID().uuidString), ("n", "3")])
+        let results = await withTaskGroup(of: Result<HTTPResponse, TransportError>.self) { group in
+            for _ in 0..<3 { group.addTask { await send(transport, request) } }
+            var results: [Result<HTTPResponse, TransportError>] = []
+            for await result in group { results.append(result) }
+            return results
+        }
+        for result in results {
+            #expect(try result.get().status == 200)
+        }
+    }
+
     @Test func sequentialRequestsReuseOneConnection() async throws {
         let transport = CurlTransport()
         var connections: Set<Int> = []

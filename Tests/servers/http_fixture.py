@@ -16,6 +16,10 @@ Paths (any method; HEAD gets the GET headers, Content-Length included, and no bo
   /reflect            200 with the request body as the response body
   /status/NNN         status NNN
   /delay?ms=N         200 after N ms
+  /barrier?id=X&n=N[&ms=T]
+                      holds each request until N requests with the same id have arrived, then
+                      answers them all 200; 504 for those still waiting after T ms (default 5000).
+                      Shows that requests really are in flight at the same time.
   /drip?count=N&interval_ms=M
                       Content-Length N, one byte every M ms
   /big?bytes=N        N bytes: byte i is i % 256
@@ -55,6 +59,7 @@ connection_ids = itertools.count(1)
 backlog_port = None
 backlog_sockets = []
 tls_info = None
+barriers = {}  # id -> [arrived, asyncio.Event]
 
 
 def make_full_backlog_listener():
@@ -240,6 +245,17 @@ async def respond(req, reader, writer, conn):
     elif path == "/delay":
         await asyncio.sleep(int_param(req, "ms") / 1000)
         await send(writer, req, conn, 200, [("Content-Type", "text/plain")], b"delayed")
+    elif path == "/barrier":
+        key, wanted = req.params.get("id", ""), int_param(req, "n", 2)
+        barrier = barriers.setdefault(key, [0, asyncio.Event()])
+        barrier[0] += 1
+        if barrier[0] >= wanted:
+            barrier[1].set()
+        try:
+            await asyncio.wait_for(barrier[1].wait(), int_param(req, "ms", 5000) / 1000)
+            await send(writer, req, conn, 200, [("Content-Type", "text/plain")], f"{barrier[0]} arrived".encode())
+        except asyncio.TimeoutError:
+            await send(writer, req, conn, 504, [("Content-Type", "text/plain")], f"only {barrier[0]} arrived".encode())
     elif path == "/drip":
         count = int_param(req, "count", 5)
         interval = int_param(req, "interval_ms", 100) / 1000

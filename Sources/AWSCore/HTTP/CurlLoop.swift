@@ -18,6 +18,8 @@ let curlGlobalSetUp: Bool = {
 ///   `CURLMOPT_SOCKETFUNCTION` only edits that set (`EPOLL_CTL_DEL` is synchronous, so an fd is never
 ///   watched after curl closes it, and a reused fd number is simply added again);
 /// - one persistent `DispatchSourceTimer` is re-scheduled from `CURLMOPT_TIMERFUNCTION`;
+/// - the read (idle) timeout: each transfer records when it last received or sent a byte, and one
+///   more timer, due at the earliest of their deadlines, ends the transfers that stayed silent;
 /// - each transfer is a `CurlTransfer` held by `active` and, through `CURLOPT_PRIVATE`, by one
 ///   `passRetained` that `detach(_:)` balances exactly once.
 ///
@@ -38,12 +40,21 @@ final class CurlLoop: @unchecked Sendable {
     private var multi: UnsafeMutableRawPointer?
     private var epollSource: (any DispatchSourceRead)?
     private var timer: (any DispatchSourceTimer)?
+    /// When `timer` is due (uptime nanoseconds), or nil when it is not armed.
+    private var timerDeadline: UInt64?
+    /// The read-timeout timer, shared by all transfers, and when it is due.
+    private var idleTimer: (any DispatchSourceTimer)?
+    private var idleDeadline: UInt64?
+    /// A timeout action is queued for the next turn (curl asked for timeout 0).
+    private var timeoutQueued = false
     private var active: [UInt64: CurlTransfer] = [:]
     private var state = State.running
     /// True while a `curl_*` call on the multi handle runs; guards against re-entering libcurl from
     /// one of its callbacks, which curl forbids.
     private var inCurl = false
     private var keepAlive: CurlLoop?
+    /// Completions produced during the current turn of `queue`, sent when the turn ends.
+    private var outbox = CompletionOutbox()
     private static let maxEvents = 256
     private let readyFDs = UnsafeMutablePointer<Int32>.allocate(capacity: maxEvents)
     private let readyMasks = UnsafeMutablePointer<Int32>.allocate(capacity: maxEvents)
@@ -58,7 +69,10 @@ final class CurlLoop: @unchecked Sendable {
         // The handlers are written here, in a nonisolated method, so they never inherit the isolation
         // (say @MainActor) of the code that created the transport.
         let source = DispatchSource.makeReadSource(fileDescriptor: epfd, queue: queue)
-        source.setEventHandler { [unowned self] in socketsReady() }
+        source.setEventHandler { [unowned self] in
+            socketsReady()
+            outbox.send()
+        }
         source.setCancelHandler { [self] in
             close(epfd)
             readyFDs.deallocate()
@@ -66,13 +80,25 @@ final class CurlLoop: @unchecked Sendable {
             keepAlive = nil
         }
         let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.setEventHandler { [unowned self] in socketAction(CURL_SOCKET_TIMEOUT, 0) }
+        timer.setEventHandler { [unowned self] in
+            timerDeadline = nil
+            socketAction(CURL_SOCKET_TIMEOUT, 0)
+            outbox.send()
+        }
         timer.schedule(deadline: .distantFuture)
+        let idleTimer = DispatchSource.makeTimerSource(queue: queue)
+        idleTimer.setEventHandler { [unowned self] in
+            idleTimerFired()
+            outbox.send()
+        }
+        idleTimer.schedule(deadline: .distantFuture)
         epollSource = source
         self.timer = timer
+        self.idleTimer = idleTimer
         keepAlive = self
         source.resume()
         timer.resume()
+        idleTimer.resume()
     }
 
     private func makeMulti() -> UnsafeMutableRawPointer {
@@ -103,6 +129,7 @@ final class CurlLoop: @unchecked Sendable {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         queue.async { [self] in
             start(id: id, request: request, timeouts: timeouts, queue: completionQueue, completion: completion)
+            outbox.send()
         }
         return id
     }
@@ -112,6 +139,7 @@ final class CurlLoop: @unchecked Sendable {
         queue.async { [self] in
             guard let transfer = active[id] else { return }
             detachAndComplete(transfer, .cancelled, message: "the request was cancelled")
+            outbox.send()
         }
     }
 
@@ -148,7 +176,7 @@ final class CurlLoop: @unchecked Sendable {
         dispatchPrecondition(condition: .onQueue(queue))
         guard state != .shutDown, let multi else {
             let error = TransportError(kind: .cancelled, message: "the transport was shut down", requestSent: false)
-            completionQueue.async { completion(.failure(error)) }
+            outbox.add(on: completionQueue) { completion(.failure(error)) }
             return
         }
         let transfer: CurlTransfer
@@ -157,7 +185,7 @@ final class CurlLoop: @unchecked Sendable {
                 id: id, loop: self, request: request, timeouts: timeouts, options: options,
                 queue: completionQueue, completion: completion)
         } catch {
-            completionQueue.async { completion(.failure(error)) }
+            outbox.add(on: completionQueue) { completion(.failure(error)) }
             return
         }
         active[id] = transfer
@@ -180,11 +208,28 @@ final class CurlLoop: @unchecked Sendable {
         _ = ccurl_epoll_watch(epfd, fd, what)
     }
 
+    /// CURLMOPT_TIMERFUNCTION: curl wants `socket_action(CURL_SOCKET_TIMEOUT)` in `milliseconds`
+    /// (-1: no timeout needed). Re-arming a Dispatch timer is a round trip through libdispatch's
+    /// manager thread, and curl changes its timeout several times per request, so the timer is only
+    /// moved earlier: a timeout action that comes too early, or when none is needed, is harmless
+    /// (curl finds nothing due and reports its next timeout).
     private func timerChanged(_ milliseconds: Int) {
         dispatchPrecondition(condition: .onQueue(queue))
-        // 0 means "as soon as possible": the timer fires on a later turn of the queue, so libcurl is
-        // never re-entered from inside its own callback.
-        let deadline: DispatchTime = milliseconds < 0 ? .distantFuture : .now() + .milliseconds(milliseconds)
+        if milliseconds < 0 { return }
+        if milliseconds == 0 {
+            // "As soon as possible": on a later turn of the queue, never from inside curl's callback.
+            guard !timeoutQueued else { return }
+            timeoutQueued = true
+            queue.async { [self] in
+                timeoutQueued = false
+                socketAction(CURL_SOCKET_TIMEOUT, 0)
+                outbox.send()
+            }
+            return
+        }
+        let deadline = DispatchTime.now() + .milliseconds(milliseconds)
+        if let armed = timerDeadline, armed <= deadline.uptimeNanoseconds { return }
+        timerDeadline = deadline.uptimeNanoseconds
         timer?.schedule(deadline: deadline, leeway: .milliseconds(1))
     }
 
@@ -236,7 +281,6 @@ final class CurlLoop: @unchecked Sendable {
     private func detach(_ transfer: CurlTransfer) {
         dispatchPrecondition(condition: .onQueue(queue))
         guard active.removeValue(forKey: transfer.id) != nil else { return }
-        transfer.stopIdleTimer()
         if let multi {
             precondition(!inCurl, "libcurl re-entered from one of its callbacks")
             inCurl = true
@@ -257,15 +301,44 @@ final class CurlLoop: @unchecked Sendable {
         }
     }
 
-    /// The per-transfer read timer fired: end the transfer if it has really been silent that long.
-    func idleTimerFired(_ transfer: CurlTransfer) {
+    /// Queues `job` (a completion) for `queue`; it is sent when the current turn of the loop ends.
+    func deliver(on queue: DispatchQueue, _ job: @escaping @Sendable () -> Void) {
+        outbox.add(on: queue, job)
+    }
+
+    /// Makes sure the read-timeout timer fires by `deadline` (uptime nanoseconds). Transfers only
+    /// record their activity; the timer is moved only when a deadline earlier than the armed one
+    /// appears, and each expiry re-arms it for the earliest deadline left. One timer for all rather
+    /// than a DispatchSourceTimer per transfer (as corelibs' URLSession has): installing and
+    /// cancelling a source are each a round trip through libdispatch's manager thread, two per
+    /// request, while recording a time stamp costs nothing.
+    func armIdleTimer(at deadline: UInt64) {
         dispatchPrecondition(condition: .onQueue(queue))
-        guard active[transfer.id] === transfer else { return }
-        if let remaining = transfer.idleTimeRemaining() {
-            transfer.rescheduleIdleTimer(after: remaining)
-            return
+        if let armed = idleDeadline, armed <= deadline { return }
+        idleDeadline = deadline
+        idleTimer?.schedule(deadline: DispatchTime(uptimeNanoseconds: deadline), leeway: .milliseconds(2))
+    }
+
+    /// Ends every transfer that has been silent for its read timeout; re-arms for the next one.
+    private func idleTimerFired() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        idleDeadline = nil
+        let now = DispatchTime.now().uptimeNanoseconds
+        var expired: [CurlTransfer] = []
+        var next: UInt64?
+        for transfer in active.values {
+            guard let deadline = transfer.idleDeadline else { continue }
+            if deadline <= now {
+                expired.append(transfer)
+            } else {
+                next = min(next ?? deadline, deadline)
+            }
         }
-        detachAndComplete(transfer, .readTimeout, message: "no data received or sent for \(transfer.readTimeoutText) (read timeout)")
+        for transfer in expired.sorted(by: { $0.id < $1.id }) {
+            let message = "no data received or sent for \(transfer.readTimeoutText) (read timeout)"
+            detachAndComplete(transfer, .readTimeout, message: message)
+        }
+        if let next { armIdleTimer(at: next) }
     }
 
     /// `curl_multi_socket_action` failed: every transfer is in an unknown state, so the multi handle
@@ -280,7 +353,7 @@ final class CurlLoop: @unchecked Sendable {
             curl_multi_cleanup(multi)
             inCurl = false
         }
-        multi = state == .shutDown ? nil : makeMulti()
+        multi = makeMulti()
     }
 
     private func shutdownOnQueue() {
@@ -299,7 +372,41 @@ final class CurlLoop: @unchecked Sendable {
         }
         timer?.cancel()
         timer = nil
+        idleTimer?.cancel()
+        idleTimer = nil
         epollSource?.cancel()  // its cancel handler closes epfd and lets the loop go
         epollSource = nil
+        outbox.send()
+    }
+}
+
+/// Completions gathered during one turn of the loop's queue, sent at its end with one `async` per
+/// destination queue, in order. A burst of responses then wakes the caller's queue a few times
+/// instead of once per response.
+struct CompletionOutbox {
+    private var order: [ObjectIdentifier] = []
+    private var batches: [ObjectIdentifier: (queue: DispatchQueue, jobs: [@Sendable () -> Void])] = [:]
+
+    mutating func add(on queue: DispatchQueue, _ job: @escaping @Sendable () -> Void) {
+        let key = ObjectIdentifier(queue)
+        if batches[key] == nil {
+            order.append(key)
+            batches[key] = (queue, [job])
+        } else {
+            batches[key]?.jobs.append(job)
+        }
+    }
+
+    mutating func send() {
+        guard !order.isEmpty else { return }
+        for key in order {
+            guard let batch = batches[key] else { continue }
+            let jobs = batch.jobs
+            batch.queue.async {
+                for job in jobs { job() }
+            }
+        }
+        order.removeAll(keepingCapacity: true)
+        batches.removeAll(keepingCapacity: true)
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 internal import CCurl
 
 /// One request in flight: its easy handle, the request body being sent, the response being
-/// collected, and its read (idle) timer.
+/// collected, and when it was last active (for the read timeout, which the loop enforces).
 ///
 /// Not Sendable: it is created, used and released on its `CurlLoop`'s queue only. libcurl reaches it
 /// through `CURLOPT_PRIVATE` (one `passRetained`, balanced by `release()`) and through the unretained
@@ -27,10 +27,10 @@ final class CurlTransfer {
 
     /// The read timeout in nanoseconds; 0 when there is none.
     private let readTimeoutNanos: UInt64
-    private var idleTimer: (any DispatchSourceTimer)?
+    /// When a byte was last received or sent (uptime nanoseconds).
     private var lastActivity: UInt64 = 0
     /// Set by CURLOPT_PREREQFUNCTION: a connection is ready and the request is about to be sent.
-    private(set) var connected = false
+    private var connected = false
 
     init(
         id: UInt64, loop: CurlLoop, request: HTTPRequest, timeouts: HTTPTimeouts, options: CurlTransport.Options,
@@ -52,7 +52,6 @@ final class CurlTransfer {
     }
 
     deinit {
-        idleTimer?.cancel()
         curl_easy_cleanup(easy)
         curl_slist_free_all(headerList)
         errorBuffer.deallocate()
@@ -91,7 +90,10 @@ final class CurlTransfer {
         if let ca = options.caBundlePath { try set(CURLOPT_CAINFO, ca) }
         if options.http2 {
             try set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
-            try set(CURLOPT_PIPEWAIT, 1)
+            // Wait for a connection that may turn out to multiplex rather than open another. Only
+            // over TLS: 2TLS never multiplexes plain http, and curl learns that only from the first
+            // response, so with PIPEWAIT a slow first request would hold back every other one.
+            if request.scheme.lowercased() == "https" { try set(CURLOPT_PIPEWAIT, 1) }
         } else {
             try set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1)
         }
@@ -202,12 +204,12 @@ final class CurlTransfer {
         Unmanaged.passUnretained(self).release()
     }
 
-    /// Sends the result to the caller's queue; later calls do nothing.
+    /// Sends the result to the caller's queue (at the end of the loop's turn); later calls do nothing.
     func complete(_ result: Result<HTTPResponse, TransportError>) {
         guard !completed else { return }
         completed = true
         let completion = completion
-        completionQueue.async { completion(result) }
+        loop.deliver(on: completionQueue) { completion(result) }
     }
 
     // MARK: - libcurl callbacks (on the loop's queue, inside a curl call)
@@ -245,8 +247,9 @@ final class CurlTransfer {
         let name = String(line[..<colon])
         let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         responseFields.append((name, value))
+        // Room for the announced body up front (up to 64 MiB: a bogus length must not allocate much).
         if name.caseInsensitiveEquals("content-length"), let length = Int(value), length > responseBody.count {
-            responseBody.reserveCapacity(min(length, 1 << 30))
+            responseBody.reserveCapacity(min(length, 64 << 20))
         }
         return count
     }
@@ -272,33 +275,15 @@ final class CurlTransfer {
     private func connectionReady() {
         connected = true
         noteActivity()
-        guard readTimeoutNanos > 0, idleTimer == nil else { return }
-        let timer = DispatchSource.makeTimerSource(queue: loop.queue)
-        timer.setEventHandler { [weak self, unowned loop] in
-            if let self { loop.idleTimerFired(self) }
-        }
-        idleTimer = timer
-        rescheduleIdleTimer(after: readTimeoutNanos)
-        timer.resume()
+        if let deadline = idleDeadline { loop.armIdleTimer(at: deadline) }
     }
 
     // MARK: - Read timeout
 
-    /// Nanoseconds left before the read timeout, or nil when the transfer has been silent that long.
-    func idleTimeRemaining() -> UInt64? {
-        let deadline = lastActivity + readTimeoutNanos
-        let now = DispatchTime.now().uptimeNanoseconds
-        return now < deadline ? deadline - now : nil
-    }
-
-    func rescheduleIdleTimer(after nanoseconds: UInt64) {
-        let leeway = DispatchTimeInterval.nanoseconds(Int(min(readTimeoutNanos / 100, 10_000_000)))
-        idleTimer?.schedule(deadline: .now() + .nanoseconds(Int(nanoseconds)), leeway: leeway)
-    }
-
-    func stopIdleTimer() {
-        idleTimer?.cancel()
-        idleTimer = nil
+    /// When the read timeout expires unless a byte is received or sent first (uptime nanoseconds);
+    /// nil before a connection is ready for the request, or without a read timeout.
+    var idleDeadline: UInt64? {
+        connected && readTimeoutNanos > 0 ? lastActivity + readTimeoutNanos : nil
     }
 
     var readTimeoutText: String {

@@ -10,10 +10,17 @@ import Synchronization
 /// One instance is meant to be shared by every client (`CurlTransport.shared`). TLS certificates and
 /// host names are always verified.
 ///
-/// Timeouts: `HTTPTimeouts.connect` limits each connection attempt (TLS handshake included);
-/// `HTTPTimeouts.read` is the longest the transfer may stay silent — no byte received or sent —
-/// once a connection is ready for it. Time spent waiting for a free connection (behind
-/// `maxConnectionsPerHost`) counts against neither. There is no limit on the whole exchange.
+/// Timeouts: `HTTPTimeouts.connect` limits each connection attempt (TLS handshake included; at
+/// least 1 ms); `HTTPTimeouts.read` is the longest the transfer may stay silent — no byte received
+/// or sent — once a connection is ready for it (zero or less: no read timeout). Time spent waiting
+/// for a free connection (behind `maxConnectionsPerHost`) counts against neither. There is no limit
+/// on the whole exchange.
+///
+/// What goes on the wire is the request's own headers plus `Host` and `Content-Length`: curl's
+/// `Expect: 100-continue`, its form `Content-Type` for bodies and its `Accept: */*` are removed, and
+/// the path is sent byte for byte (no dot-segment removal, no re-encoding). Header values are never
+/// logged or put in error messages. Redirects are not followed; proxies come from the usual
+/// `http_proxy`/`https_proxy`/`no_proxy` variables, as curl reads them.
 ///
 /// `Sendable`: every stored property is immutable and Sendable; all mutable state lives in the
 /// `CurlLoop`, which confines it to its serial queue.
