@@ -5,9 +5,10 @@
 /// bucket waits for a full bucket and then leaves it in debt (negative) rather than waiting
 /// forever. Refunds (`give`) never fill it beyond `capacity`.
 public struct GovernorBucket: Sendable, Equatable {
-    /// Tolerance for comparisons, so that a wake-up computed by `readyTime` admits even when
-    /// floating-point refill lands a hair below the amount.
-    static let epsilon = 1e-9
+    /// `readyTime` adds this (seconds) to the exact time, so that floating-point refill at that
+    /// time is sure to reach the amount, and a bucket mirroring the server's (same rate, same
+    /// depth) never admits a hair before the server would.
+    static let margin = 1e-6
 
     public private(set) var rate: Double
     public private(set) var capacity: Double
@@ -38,12 +39,12 @@ public struct GovernorBucket: Sendable, Equatable {
         now > updated ? min(capacity, level + (now - updated) * rate) : level
     }
 
-    /// The earliest time at or after `now` when `amount` can be taken.
+    /// The earliest time at or after `now` when `amount` can be taken (plus `margin`).
     public func readyTime(for amount: Double, now: Double) -> Double {
         let need = min(amount, capacity)
         let have = level(at: now)
-        if have >= need - Self.epsilon { return now }
-        return now + (need - have) / rate
+        if have >= need { return now }
+        return now + (need - have) / rate + Self.margin
     }
 
     /// Takes `amount` (the caller has checked `readyTime`); the level may go negative.

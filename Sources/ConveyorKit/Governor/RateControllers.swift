@@ -76,6 +76,7 @@ struct AIMDController: RateController {
         let base = max(minimumRate, rate.map { min($0, measured) } ?? measured)
         wMax = base
         rate = max(minimumRate, (persistent ? parameters.persistentDecrease : parameters.decrease) * base)
+        lastAdvance = max(lastAdvance, now)
     }
 
     mutating func success(now: Double, measured: Double, callRate: Double) {}

@@ -133,10 +133,10 @@ public final class RateGovernor {
     }
 
     public let configuration: GovernorConfiguration
-    private var requestBucket: GovernorBucket?
-    private var tokenBucket: GovernorBucket?
-    private var requestLimit: Limit
-    private var tokenLimit: Limit?
+    private(set) var requestBucket: GovernorBucket?
+    private(set) var tokenBucket: GovernorBucket?
+    private(set) var requestLimit: Limit
+    private(set) var tokenLimit: Limit?
     private var meter = FlowMeter()
     private var clocker: ResponseRateClocker
     private let random: () -> Double
