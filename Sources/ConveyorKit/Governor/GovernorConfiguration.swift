@@ -3,14 +3,16 @@ import Foundation
 /// What the rate governor is told: the job's limits, the model's reservation arithmetic, and
 /// how it adapts to throttles.
 public struct GovernorConfiguration: Sendable, Equatable {
-    /// How the request rate is learned from `ThrottlingException`s.
+    /// How the call and token rates are learned from `ThrottlingException`s.
     public enum Algorithm: String, Sendable, Equatable, CaseIterable {
-        /// Additive increase, multiplicative decrease of a paced request rate, once per
-        /// congestion event. The default: it held the quota best in the simulation
+        /// Additive increase, multiplicative decrease, once per congestion event (`AIMD`). The
+        /// default: in the simulation it met every target with the fewest throttles, and it
+        /// behaves alike from a few calls a minute to hundreds a second
         /// (Benchmarks/governor/RESULTS.md).
         case aimd
         /// botocore's CUBIC curve (AWSCore `CubicCalculator`, C = 0.4, β = 0.7) and its pacing
-        /// bucket, fed with the governor's measured send rate, once per congestion event.
+        /// bucket, fed with the governor's measured send rate, once per congestion event. Its
+        /// constant is absolute (calls/s³): it probes hard at low call rates.
         case cubic
         /// botocore's adaptive mode as it is: every throttle decreases, "measured" is the
         /// response rate in half-second buckets, 0.5 calls/s floor. A reference point.

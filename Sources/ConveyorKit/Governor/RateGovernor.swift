@@ -373,8 +373,8 @@ public final class RateGovernor {
     /// learned. The call bucket holds `pacingBurstSeconds` of rate (AIMD) or one second (CUBIC,
     /// as botocore); the token bucket `burstSeconds` of rate, and at least two of the largest
     /// reservation seen, so that refunds arriving while it saves up for the next reservation are
-    /// not lost to a full bucket (with one, a Claude 4 style run in the simulation held 0.91 of
-    /// its quota; with two, 0.95).
+    /// not lost to a full bucket (with one, a Claude 4 style run in the simulation held about 0.90
+    /// of its quota; with two, 0.96: Benchmarks/governor/RESULTS.md).
     private func syncGates(now: Double) {
         if let rate = requestLimit.controller.rate {
             let burst = configuration.algorithm == .aimd ? configuration.aimd.pacingBurstSeconds : 1
