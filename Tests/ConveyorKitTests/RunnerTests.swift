@@ -160,7 +160,8 @@ final class Collected: RunRecorder {
             Issue.record("expected maxFailures, got \(String(describing: runner.stopReason))")
             return
         }
-        #expect(results.count(.failed) == 4)
+        // the fourth failure stops admissions; a call already admitted (concurrency 1) may finish
+        #expect((4...5).contains(results.count(.failed)))
         #expect(results.all.count < 30)
     }
 

@@ -13,7 +13,8 @@ public enum PacingDecision: Sendable, Equatable {
 /// The outcome of a model call, as pacing needs it.
 public enum CallOutcome: Sendable, Equatable {
     case success(usedTokens: Double)
-    case throttled
+    /// The service's message tells a request-rate throttle from a token-rate one.
+    case throttled(message: String?)
     case failed
 }
 

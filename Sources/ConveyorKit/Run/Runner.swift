@@ -68,6 +68,8 @@ public final class Runner: Sendable {
     let tally = RunTally()
     let clock: @Sendable () -> Double
     let price: ModelPrice?
+    /// How many times output tokens count against the token quota (5 for Claude 4 models).
+    let burndown: Double
 
     public init(job: Job, services: RunServices, options: RunOptions = RunOptions(), identity: RunIdentity = .new(),
                 recorder: any RunRecorder, logger: Logger, pacing: (any CallPacing)? = nil,
@@ -80,9 +82,14 @@ public final class Runner: Sendable {
         self.logger = logger
         self.clock = clock
         let concurrency = options.concurrency ?? job.limits.concurrency
-        scheduler = CallScheduler(pacing: pacing ?? ConcurrencyPacing(limit: concurrency), clock: clock)
         let override = job.model.pricing.map { PricingOverride(inputPer1k: $0.inputPer1k, outputPer1k: $0.outputPer1k) }
-        price = PricingTable.quote(for: job.model.id, region: services.modelRegion, override: override)?.price
+        let quote = PricingTable.quote(for: job.model.id, region: services.modelRegion, override: override)
+        price = quote?.price
+        burndown = Double(quote?.burndownRate ?? PricingTable.burndownRate(for: job.model.id))
+        var limits = job.limits
+        limits.concurrency = concurrency
+        let configuration = GovernorConfiguration(limits: limits, model: job.model, burndown: burndown)
+        scheduler = CallScheduler(pacing: pacing ?? GovernorPacing(configuration: configuration, clock: clock), clock: clock)
     }
 
     /// Why the run stopped early, if it did.
@@ -244,7 +251,7 @@ public final class Runner: Sendable {
             return fail("TemplateError", error.message)
         }
         // the model call, paced and retried by the scheduler
-        let reserved = Double(Self.estimateTokens(request)) + Double(context.job.model.maxTokens ?? 4096)
+        let reserved = Double(Self.estimateTokens(request)) + Double(context.job.model.maxTokens ?? 4096) * burndown
         var notBefore = 0.0
         var response: ConverseResponse?
         var lastError: AWSError?
@@ -258,14 +265,15 @@ public final class Runner: Sendable {
             result.attempts += 1
             do {
                 let answer = try await context.bedrock.converse(request, retry: false)
-                scheduler.finish(ticket, outcome: .success(usedTokens: Double(answer.response.usage.inputTokens
-                                                                               + answer.response.usage.outputTokens)))
+                let usage = answer.response.usage
+                scheduler.finish(ticket, outcome: .success(usedTokens: Double(usage.inputTokens)
+                                                              + Double(usage.outputTokens) * burndown))
                 response = answer.response
                 break
             } catch let error as AWSError {
                 lastError = error
                 let verdict = Self.classify(error)
-                scheduler.finish(ticket, outcome: verdict == .throttle ? .throttled : .failed)
+                scheduler.finish(ticket, outcome: verdict == .throttle ? .throttled(message: error.message) : .failed)
                 if verdict == .throttle { result.throttles += 1 }
                 switch verdict {
                 case .abort:
@@ -277,7 +285,8 @@ public final class Runner: Sendable {
                     if tally.stop != nil { break }
                     let suggested = error.retryAfter.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
                     let delay = await scheduler.retryDelay(attempt: result.attempts + 1,
-                                                           outcome: verdict == .throttle ? .throttled : .failed, suggested: suggested)
+                                                           outcome: verdict == .throttle ? .throttled(message: error.message) : .failed,
+                                                           suggested: suggested)
                     notBefore = clock() + delay
                     logger.debug("retrying", metadata: ["item": "\(item.id)", "code": "\(error.code)",
                                                         "attempt": "\(result.attempts + 1)", "delay": "\(String(format: "%.2f", delay))s"])
