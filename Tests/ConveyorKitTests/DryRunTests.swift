@@ -148,7 +148,7 @@ import TestSupport
 
 /// `conveyor plan` as a user runs it, against moto (through the proxy) and the emulator: it must
 /// call no model and write nothing.
-@Suite struct PlanCommandTests {
+@Suite(.timeLimit(.minutes(3))) struct PlanCommandTests {
     @Test func planCallsNoModelAndWritesNothing() async throws {
         let bucket = try await KitFixture.bucket(["in/a.txt": "alpha", "in/b.txt": "bravo"])
         let (emulator, url) = try KitFixture.startEmulator()
@@ -207,27 +207,9 @@ enum CLI {
         return root
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:], cwd: String? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["AWS_ACCESS_KEY_ID"] = TestAWS.accessKey
-        env["AWS_SECRET_ACCESS_KEY"] = TestAWS.secretKey
-        env["AWS_REGION"] = "us-east-1"
-        env["AWS_EC2_METADATA_DISABLED"] = "true"
-        env["AWS_CONFIG_FILE"] = "/dev/null"
-        env["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null"
-        env.removeValue(forKey: "AWS_PROFILE")
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
-        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let process = try start(arguments, environment: environment)
+        let output = finish(process)
         return Result(status: process.terminationStatus, output: output)
     }
 }

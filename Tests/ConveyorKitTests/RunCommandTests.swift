@@ -5,7 +5,7 @@ import TestSupport
 @testable import ConveyorKit
 
 /// `conveyor run` as cron runs it: exit codes, the lock, signals, crashes.
-@Suite struct RunCommandTests {
+@Suite(.timeLimit(.minutes(3))) struct RunCommandTests {
     func writeJob(_ dir: String, bucket: String, concurrency: Int = 4, extra: String = "") throws -> String {
         let path = dir + "/job.yaml"
         try """
@@ -94,7 +94,7 @@ import TestSupport
         let job = try writeJob(dir, bucket: bucket)
         let process = try CLI.start(["run", job, "--progress", "never"], environment: try environment(url))
         // wait until calls are flowing, then ask it to stop
-        while emulator.stats.accepted < 3 { try await Task.sleep(for: .milliseconds(20)) }
+        try await waitUntil("3 calls answered") { emulator.stats.accepted >= 3 || !process.isRunning }
         kill(process.processIdentifier, SIGTERM)
         let output = CLI.finish(process)
         #expect(process.terminationStatus == 130, "\(output)")
@@ -114,7 +114,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let job = try writeJob(dir, bucket: bucket, concurrency: 4)
         let process = try CLI.start(["run", job, "--progress", "never"], environment: try environment(url))
-        while emulator.stats.accepted < 8 { try await Task.sleep(for: .milliseconds(10)) }
+        try await waitUntil("8 calls answered") { emulator.stats.accepted >= 8 || !process.isRunning }
         kill(process.processIdentifier, SIGKILL)
         _ = CLI.finish(process)
         let writtenBefore = try await KitFixture.keys(bucket).filter { $0.hasPrefix("out/") }.count
@@ -147,6 +147,7 @@ extension CLI {
         env["AWS_EC2_METADATA_DISABLED"] = "true"
         env["AWS_CONFIG_FILE"] = "/dev/null"
         env["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null"
+        env.removeValue(forKey: "AWS_PROFILE")
         for (k, v) in environment { env[k] = v }
         process.environment = env
         let pipe = Pipe()
@@ -161,5 +162,17 @@ extension CLI {
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         return output
+    }
+}
+
+/// Polls `condition` every 10 ms; fails (rather than hangs) after `seconds`.
+func waitUntil(_ what: String, seconds: Double = 60, _ condition: () -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while !condition() {
+        if Date() > deadline {
+            Issue.record("gave up waiting for \(what)")
+            throw TestServerError(message: "gave up waiting for \(what)")
+        }
+        try await Task.sleep(for: .milliseconds(10))
     }
 }

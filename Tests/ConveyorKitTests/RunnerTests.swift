@@ -18,7 +18,7 @@ final class Collected: RunRecorder {
 
 /// The runner end to end: inputs and outputs in moto (through the signature-checking proxy),
 /// the model played by the emulator.
-@Suite struct RunnerTests {
+@Suite(.timeLimit(.minutes(3))) struct RunnerTests {
     let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
     func job(_ bucket: String, items: Int = 0, extra: String = "", prompt: String = "Summarise {{item.name}}: {{input}}",
@@ -189,7 +189,7 @@ final class Collected: RunRecorder {
         let runner = Runner(job: try job(bucket, concurrency: 4), services: services, recorder: recorder, logger: logger)
         let task = Task { try await runner.run() }
         // interrupt once the first results are in
-        while recorder.all.count < 2 { try await Task.sleep(for: .milliseconds(20)) }
+        try await waitUntil("2 results") { recorder.all.count >= 2 }
         runner.interrupt()
         try await task.value
         #expect(runner.stopReason == .interrupted)

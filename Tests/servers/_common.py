@@ -22,19 +22,38 @@ def announce(host, port):
     print(f"listening on {host}:{port}", flush=True)
 
 
+def _parent_gone(parent_pid, original_ppid):
+    """True once `parent_pid` has exited. A parent that exited but was not reaped yet is a zombie:
+    kill(pid, 0) still succeeds then, so the reparenting of this process is checked too."""
+    if os.getppid() != original_ppid:
+        return True
+    try:
+        os.kill(parent_pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{parent_pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
 def watch_parent(parent_pid):
-    """Exits the whole process once `parent_pid` has ended (checked twice a second)."""
+    """Exits the whole process once `parent_pid` has ended (checked twice a second). Without
+    this, a server started by a test process would hold that process's output pipe open after
+    it exits, and whoever waits for the pipe to close (swift test) would wait for ever."""
     if not parent_pid:
         return
+    # (not PR_SET_PDEATHSIG: it fires when the *thread* that started us ends, and the test
+    # process starts servers from pool threads that come and go)
+    original_ppid = os.getppid()
 
     def loop():
         while True:
-            try:
-                os.kill(parent_pid, 0)
-            except ProcessLookupError:
+            if _parent_gone(parent_pid, original_ppid):
                 os._exit(0)
-            except PermissionError:
-                pass
             time.sleep(0.5)
 
     threading.Thread(target=loop, daemon=True).start()

@@ -30,9 +30,15 @@ public struct WorkItem: Sendable, Equatable {
     }
 
     /// The stable hash that assigns the item to a shard (FNV-1a over its id).
-    public var shardHash: UInt64 {
+    public var shardHash: UInt64 { StableHash.fnv1a(id) }
+}
+
+/// FNV-1a, 64 bits: the same text gives the same number in every run and on every machine
+/// (Swift's `Hasher` is seeded per process).
+public enum StableHash {
+    public static func fnv1a(_ text: String) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in id.utf8 {
+        for byte in text.utf8 {
             hash ^= UInt64(byte)
             hash = hash &* 0x100_0000_01b3
         }

@@ -70,12 +70,5 @@ public struct ExistingOutputs: Sendable {
         return try await storage.head(output) != nil
     }
 
-    static func hash(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return hash
-    }
+    static func hash(_ text: String) -> UInt64 { StableHash.fnv1a(text) }
 }
