@@ -165,6 +165,45 @@ final class Collected: RunRecorder {
         #expect(results.all.count < 30)
     }
 
+    @Test func budgetStopsAdmittingBeforeItIsPassed() async throws {
+        // long inputs: the emulator's echo runs to maxTokens, so each call costs its worst case
+        let bucket = try await seed(40) { "ticket \($0) " + String(repeating: "lorem ipsum ", count: 60) }
+        let (emulator, url) = try KitFixture.startEmulator()
+        defer { try? emulator.stop() }
+        // $1 per 1,000 output tokens and maxTokens 100: each call's worst case is about $0.10
+        let job = try job(bucket, concurrency: 4).with {
+            $0.limits.budgetUSD = 0.55
+            $0.model.pricing = PriceOverride(inputPer1k: 0, outputPer1k: 1)
+        }
+        let (runner, results) = try await run(job, emulator: url)
+        guard case .budget = runner.stopReason else {
+            Issue.record("expected a budget stop, got \(String(describing: runner.stopReason))")
+            return
+        }
+        let spent = results.all.reduce(0) { $0 + $1.costUSD }
+        #expect(spent <= 0.55)
+        #expect(spent >= 0.3)
+        #expect(emulator.stats.calls <= 5)  // five worst cases fit in the budget, not six
+        #expect(results.count(.succeeded) == emulator.stats.accepted)
+    }
+
+    @Test func whatThisVersionCannotRunIsRefused() async throws {
+        let bucket = try await seed(1)
+        let (emulator, url) = try KitFixture.startEmulator()
+        defer { try? emulator.stop() }
+        for change in [{ (j: inout Job) in j.output.schema = ["type": "object"] },
+                       { (j: inout Job) in j.engine = .batch },
+                       { (j: inout Job) in j.limits.budgetUSD = 1; j.model.id = "acme.unknown-model-v1" }] {
+            do {
+                _ = try await run(try job(bucket).with(change), emulator: url)
+                Issue.record("ran a job this version cannot run")
+            } catch let error as ConfigurationError {
+                #expect(error.message.contains("not available in this version") || error.message.contains("model.pricing"))
+            }
+        }
+        #expect(emulator.stats.calls == 0)
+    }
+
     @Test func onExistingFailAndOverwrite() async throws {
         let bucket = try await seed(3)
         _ = try await KitFixture.s3().putObject(bucket: bucket, key: "out/t001.json", body: Data("old".utf8),

@@ -446,6 +446,12 @@ final class JobReader {
             if let staging = settings.staging { checkURI(staging, context: "batch.staging", allowTemplates: false) }
             batch = settings
         }
+        if engine == .batch, let node = value(root, "engine") {
+            warning(node, "engine batch is not available in this version: conveyor run refuses it (exit 2)")
+        }
+        if let o = value(root, "output"), let node = value(o, "schema") {
+            warning(node, "output.schema (structured output) is not available in this version: conveyor run refuses it (exit 2)")
+        }
         if engine == .batch {
             if batch?.roleArn == nil || batch?.staging == nil {
                 error(value(root, "engine") ?? root, "engine batch needs batch.roleArn (the role Bedrock assumes) and batch.staging (an s3:// prefix)")

@@ -34,6 +34,7 @@ final class RunTally: Sendable {
         var failed = 0
         var skipped = 0
         var spentUSD = 0.0
+        /// The worst case of the calls admitted and not finished.
         var reservedUSD = 0.0
         var firstFailureCodes: [String] = []
         var stop: RunStopReason?
@@ -109,12 +110,29 @@ public final class Runner: Sendable {
 
     public func abort(_ reason: RunStopReason) {
         if tally.stop(reason) { logger.error("aborting the run: \(reason.message)") }
+        // a budget stop admits no new item, but the calls it already budgeted for may go
+        if case .budget = reason { return }
         scheduler.close()
+    }
+
+    /// What this version cannot run yet, refused before anything starts rather than ignored.
+    public static func unsupported(_ job: Job, price: ModelPrice?) -> ConfigurationError? {
+        if job.engine == .batch {
+            return ConfigurationError("\(job.path): engine batch (Bedrock batch inference) is not available in this version; use engine: ondemand")
+        }
+        if job.output.schema != nil {
+            return ConfigurationError("\(job.path): output.schema (structured output) is not available in this version; remove it, or validate the answers after the run")
+        }
+        if job.limits.budgetUSD != nil && price == nil {
+            return ConfigurationError("\(job.path): limits.budgetUSD needs the model's price, and Conveyor's table has none for \(job.model.id): set model.pricing (inputPer1k, outputPer1k)")
+        }
+        return nil
     }
 
     /// Runs every item; returns when all started items are recorded.
     public func run() async throws {
         guard let bedrock = services.bedrock else { throw ConfigurationError("no Bedrock client is configured") }
+        if let problem = Self.unsupported(job, price: price) { throw problem }
         let prompts = try await PromptSources.resolve(job, services: services)
         let runValues = TemplateValues.Run(jobName: job.name, runID: identity.id, startedAt: identity.startedAt, vars: job.vars)
         let builder = RequestBuilder(job: job, prompts: prompts, run: runValues)
@@ -160,7 +178,6 @@ public final class Runner: Sendable {
         recorder.record(result)
         let (failed, finished, codes, succeeded) = tally.state.withLock { s -> (Int, Int, [String], Int) in
             s.finished += 1
-            s.spentUSD += result.costUSD
             switch result.status {
             case .succeeded: s.succeeded += 1
             case .failed:
@@ -255,6 +272,26 @@ public final class Runner: Sendable {
         var notBefore = 0.0
         var response: ConverseResponse?
         var lastError: AWSError?
+        // the budget: admit the item only if what is spent, plus the worst case of every call in
+        // flight and of this one, stays within it (only a successful call is billed)
+        var worstUSD = 0.0
+        if let budget = context.job.limits.budgetUSD, let price {
+            worstUSD = price.cost(inputTokens: Self.estimateTokens(request),
+                                  outputTokens: context.job.model.maxTokens ?? 4096).usd
+            let fits = tally.state.withLock { s -> Bool in
+                guard s.spentUSD + s.reservedUSD + worstUSD <= budget else { return false }
+                s.reservedUSD += worstUSD
+                return true
+            }
+            if !fits {
+                let spent = tally.state.withLock { $0.spentUSD }
+                abort(.budget(String(format: "the estimated cost would pass limits.budgetUSD ($%.2f): $%.4f spent, and the calls in flight and the next one could cost more", budget, spent)))
+                return nil
+            }
+        }
+        defer {
+            if worstUSD > 0 { tally.state.withLock { $0.reservedUSD -= worstUSD } }
+        }
         let started = clock()
         while result.attempts < context.job.limits.maxAttempts {
             guard let ticket = await scheduler.admit(reservedTokens: reserved, notBefore: notBefore, owner: item.index) else {
@@ -304,6 +341,8 @@ public final class Runner: Sendable {
         result.usage = response.usage
         if let price {
             result.costUSD = price.cost(inputTokens: response.usage.inputTokens, outputTokens: response.usage.outputTokens).usd
+            let cost = result.costUSD
+            tally.state.withLock { $0.spentUSD += cost }
         }
         // the output, written whole; never over an existing one unless asked
         let body: Data
