@@ -159,22 +159,27 @@ import Testing
     @Test func shutdownCancelsRequestsInFlight() async throws {
         let transport = CurlTransport()
         let log = CompletionLog()
-        async let stalled = withTaskGroup(of: Result<HTTPResponse, TransportError>.self) { group in
-            for _ in 0..<5 {
-                group.addTask { await send(transport, try! Fixture.request("GET", "/stall"), log: log) }
+        let id = UUID().uuidString
+        let stall = try Fixture.request("GET", "/stall", query: [("id", id)])
+        let queue = DispatchQueue(label: "transport-tests.shutdown")
+        let (results, continuation) = AsyncStream.makeStream(of: Result<HTTPResponse, TransportError>.self)
+        for _ in 0..<5 {
+            transport.execute(stall, timeouts: .default, queue: queue) { result in
+                log.record()
+                continuation.yield(result)
             }
-            var results: [Result<HTTPResponse, TransportError>] = []
-            for await result in group { results.append(result) }
-            return results
         }
-        // Let them reach the server (the /ok after them shares the fixture, so it shows they are in).
-        _ = try await transport.execute(try Fixture.request("GET", "/ok"))
-        try await Task.sleep(for: .milliseconds(100))
+        // Wait until the server holds all five, so that they are truly in flight.
+        let stalled = try Fixture.request("GET", "/stalled", query: [("id", id)])
+        for _ in 0..<200 {
+            let count = try await CurlTransport.shared.execute(stalled).body
+            if count == Data("5".utf8) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
         await transport.shutdown()
-        let results = await stalled
-        #expect(results.count == 5)
-        for result in results {
-            let error = try #require(result.failure)
+        var iterator = results.makeAsyncIterator()
+        for _ in 0..<5 {
+            let error = try #require(await iterator.next()?.failure)
             #expect(error.kind == .cancelled)
             #expect(error.requestSent)
         }

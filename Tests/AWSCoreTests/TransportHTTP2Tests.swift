@@ -7,13 +7,16 @@ import Testing
 /// Skipped where nghttpd or openssl is missing.
 @Suite(.enabled(if: NGHTTPD.available))
 struct TransportHTTP2Tests {
+    /// A stream that stalls (see CurlTransfer's CURLOPT_BUFFERSIZE) fails in 10 s, not 60.
+    static let timeouts = HTTPTimeouts(connect: .seconds(5), read: .seconds(10))
+
     @Test func requestsShareConnectionsAsStreams() async throws {
         let server = try NGHTTPD()
         defer { server.stop() }
         let transport = CurlTransport(options: .init(maxConnectionsPerHost: 2, http2: true, caBundlePath: server.caFile))
         let request = HTTPRequest(method: "GET", scheme: "https", host: "127.0.0.1", port: server.port, path: "/file")
         let results = await withTaskGroup(of: Result<HTTPResponse, TransportError>.self) { group in
-            for _ in 0..<100 { group.addTask { await send(transport, request) } }
+            for _ in 0..<100 { group.addTask { await send(transport, request, timeouts: Self.timeouts) } }
             var results: [Result<HTTPResponse, TransportError>] = []
             for await result in group { results.append(result) }
             return results
@@ -37,7 +40,7 @@ struct TransportHTTP2Tests {
             let body = sampleBody(size, seed: UInt32(size))
             let request = HTTPRequest(method: "PUT", scheme: "https", host: "127.0.0.1", port: server.port, path: "/echo",
                                       headers: ["Content-Type": "application/octet-stream"], body: body)
-            let response = try await transport.execute(request)
+            let response = try await transport.execute(request, timeouts: Self.timeouts)
             #expect(response.status == 200)
             #expect(response.body == body, "\(size) bytes")
         }

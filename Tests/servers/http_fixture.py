@@ -24,7 +24,9 @@ Paths (any method; HEAD gets the GET headers, Content-Length included, and no bo
                       Content-Length N, one byte every M ms
   /big?bytes=N        N bytes: byte i is i % 256
   /headers            repeated response headers, in a known order
-  /stall              reads the request, never answers
+  /stall[?id=X]       reads the request, never answers
+  /stalled?id=X       the number of /stall?id=X requests being held now (text), so that a test can
+                      wait until its requests have reached the server
   /slowbody           Content-Length 100, sends 10 bytes, then silence
   /reset              reads the request, then resets the connection (SO_LINGER 0: RST)
   /close              reads the request, then hangs up without a response (FIN)
@@ -60,6 +62,7 @@ backlog_port = None
 backlog_sockets = []
 tls_info = None
 barriers = {}  # id -> [arrived, asyncio.Event]
+stalled = {}  # id -> number of /stall requests held
 
 
 def make_full_backlog_listener():
@@ -275,8 +278,16 @@ async def respond(req, reader, writer, conn):
         ]
         await send(writer, req, conn, 200, headers, b"headers")
     elif path == "/stall":
-        await wait_for_hangup(reader)
+        key = req.params.get("id", "")
+        stalled[key] = stalled.get(key, 0) + 1
+        try:
+            await wait_for_hangup(reader)
+        finally:
+            stalled[key] -= 1
         return False
+    elif path == "/stalled":
+        count = stalled.get(req.params.get("id", ""), 0)
+        await send(writer, req, conn, 200, [("Content-Type", "text/plain")], str(count).encode())
     elif path == "/slowbody":
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n" + b"0123456789")
         await writer.drain()

@@ -40,8 +40,6 @@ final class CurlLoop: @unchecked Sendable {
     private var multi: UnsafeMutableRawPointer?
     private var epollSource: (any DispatchSourceRead)?
     private var timer: (any DispatchSourceTimer)?
-    /// When `timer` is due (uptime nanoseconds), or nil when it is not armed.
-    private var timerDeadline: UInt64?
     /// The read-timeout timer, shared by all transfers, and when it is due.
     private var idleTimer: (any DispatchSourceTimer)?
     private var idleDeadline: UInt64?
@@ -81,7 +79,6 @@ final class CurlLoop: @unchecked Sendable {
         }
         let timer = DispatchSource.makeTimerSource(queue: queue)
         timer.setEventHandler { [unowned self] in
-            timerDeadline = nil
             socketAction(CURL_SOCKET_TIMEOUT, 0)
             outbox.send()
         }
@@ -209,10 +206,12 @@ final class CurlLoop: @unchecked Sendable {
     }
 
     /// CURLMOPT_TIMERFUNCTION: curl wants `socket_action(CURL_SOCKET_TIMEOUT)` in `milliseconds`
-    /// (-1: no timeout needed). Re-arming a Dispatch timer is a round trip through libdispatch's
-    /// manager thread, and curl changes its timeout several times per request, so the timer is only
-    /// moved earlier: a timeout action that comes too early, or when none is needed, is harmless
-    /// (curl finds nothing due and reports its next timeout).
+    /// (-1: no timeout needed). Every positive timeout re-arms the timer: curl reports each deadline
+    /// once (it skips the callback when its earliest deadline is unchanged), so a deadline that was
+    /// not armed would never come back. -1 leaves the timer as it is, and 0 runs the action on the
+    /// queue directly: an early or needless timeout action is harmless (curl finds nothing due, and
+    /// reports its next deadline if that changed), and both spare a round trip through libdispatch's
+    /// manager thread.
     private func timerChanged(_ milliseconds: Int) {
         dispatchPrecondition(condition: .onQueue(queue))
         if milliseconds < 0 { return }
@@ -227,10 +226,7 @@ final class CurlLoop: @unchecked Sendable {
             }
             return
         }
-        let deadline = DispatchTime.now() + .milliseconds(milliseconds)
-        if let armed = timerDeadline, armed <= deadline.uptimeNanoseconds { return }
-        timerDeadline = deadline.uptimeNanoseconds
-        timer?.schedule(deadline: deadline, leeway: .milliseconds(1))
+        timer?.schedule(deadline: .now() + .milliseconds(milliseconds), leeway: .milliseconds(1))
     }
 
     private func socketsReady() {
