@@ -311,8 +311,8 @@ struct GovernorSimulation {
                       ideal: idealTime, throttles: figures.throttles, decreases: figures.congestionEvents,
                       steadyRate: steady, steadyWindow: from...to, maxInFlight: maxInFlight,
                       maxConcurrencyLimitSeen: maxLimit, succeeded: figures.succeeded, failedItems: failedItems,
-                      attempts: attempts, maxItemAttempts: items.map(\.attempts).max() ?? 0, finalRate: figures.learnedRate, admissionsBeyondCap: beyondCap,
-                      throttleTimes: throttleTimes)
+                      attempts: attempts, maxItemAttempts: items.map(\.attempts).max() ?? 0,
+                      finalRate: figures.learnedRate, admissionsBeyondCap: beyondCap, throttleTimes: throttleTimes)
     }
 }
 
@@ -371,14 +371,15 @@ struct EventHeap {
 }
 
 extension GovernorSimulation.Result {
-    static let tableHeader = """
-        | scenario | algorithm | time (s) | ideal (s) | time/ideal | throttles | decreases | steady rate / quota | max in flight | max attempts/item | failed items |
-        |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
-        """
+    static let tableHeader = "| scenario | algorithm | time (s) | ideal (s) | time/ideal | throttles | decreases "
+        + "| steady rate / quota | max in flight | max attempts/item | failed items |\n"
+        + "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 
     var tableRow: String {
         func f(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", x) }
-        return "| \(scenario) | \(algorithm?.rawValue ?? "oracle bound") | \(f(time)) | \(f(ideal)) | \(f(ratio, 3)) | \(throttles) | "
-            + "\(algorithm == nil ? "–" : String(decreases)) | \(f(steadyRate, 3)) | \(maxInFlight) | \(maxItemAttempts) | \(failedItems) |"
+        let name = algorithm?.rawValue ?? "oracle bound"
+        let events = algorithm == nil ? "–" : String(decreases)
+        return "| \(scenario) | \(name) | \(f(time)) | \(f(ideal)) | \(f(ratio, 3)) | \(throttles) | \(events) | "
+            + "\(f(steadyRate, 3)) | \(maxInFlight) | \(maxItemAttempts) | \(failedItems) |"
     }
 }

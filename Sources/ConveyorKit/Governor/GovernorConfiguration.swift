@@ -43,9 +43,9 @@ public struct GovernorConfiguration: Sendable, Equatable {
         /// many calls' worth.
         public var minimumRate: Double
 
-        public init(decrease: Double = 0.8, persistentDecrease: Double = 0.5, recoverTo: Double = 0.95, recoveryPerSecond: Double = 0.1,
-                    recoveryPerCall: Double = 0.02, probePerSecond: Double = 0.02, probePerCall: Double = 0.002,
-                    pacingBurstSeconds: Double = 0.1, minimumRate: Double = 1.0 / 60) {
+        public init(decrease: Double = 0.8, persistentDecrease: Double = 0.5, recoverTo: Double = 0.95,
+                    recoveryPerSecond: Double = 0.1, recoveryPerCall: Double = 0.02, probePerSecond: Double = 0.02,
+                    probePerCall: Double = 0.002, pacingBurstSeconds: Double = 0.1, minimumRate: Double = 1.0 / 60) {
             self.decrease = decrease
             self.persistentDecrease = persistentDecrease
             self.recoverTo = recoverTo
