@@ -19,6 +19,27 @@ struct Conveyor: AsyncParsableCommand {
     )
 }
 
+extension Conveyor {
+    /// Parses and runs like ArgumentParser's own `main`, but a bad argument exits 2 (the
+    /// contract's "invalid job, arguments or configuration"), not 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.invalid)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
 enum ConveyorVersion {
     static let current = "0.1.0-dev"
 }

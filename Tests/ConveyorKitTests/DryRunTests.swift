@@ -191,6 +191,11 @@ import TestSupport
         #expect(plan.output.contains("bad.yaml:3:16: error: unknown key 'maxTokns' in model; did you mean 'maxTokens'?"), "\(plan.output)")
         let validate = try CLI.run(["validate", dir + "/bad.yaml"])
         #expect(validate.status == 2)
+        let unknownOption = try CLI.run(["run", dir + "/bad.yaml", "--no-such-option"])
+        #expect(unknownOption.status == 2, "\(unknownOption.output)")
+        #expect(unknownOption.output.contains("--no-such-option"))
+        #expect(try CLI.run(["--help"]).status == 0)
+        #expect(try CLI.run(["--version"]).output.contains("0.1.0"))
     }
 }
 
