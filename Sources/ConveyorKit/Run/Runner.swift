@@ -182,7 +182,8 @@ public final class Runner: Sendable {
             case .succeeded: s.succeeded += 1
             case .failed:
                 s.failed += 1
-                if s.firstFailureCodes.count < 5 { s.firstFailureCodes.append(result.errorCode ?? "") }
+                // only failures that spent a model call count towards "every item failing alike"
+                if result.attempts > 0, s.firstFailureCodes.count < 5 { s.firstFailureCodes.append(result.errorCode ?? "") }
             case .skipped: s.skipped += 1
             }
             return (s.failed, s.finished, s.firstFailureCodes, s.succeeded)
@@ -195,7 +196,7 @@ public final class Runner: Sendable {
             }
             if exceeded { abort(.maxFailures("\(failed) of \(finished) items failed, more than limits.maxFailures allows")) }
         }
-        // the first five results all failures with one code, and nothing succeeded: stop spending
+        // the first five model calls all failed with one code, and nothing succeeded: stop spending
         if succeeded == 0, codes.count == 5, Set(codes).count == 1, let code = codes.first, !code.isEmpty {
             abort(.fatal("the first 5 items all failed with \(code); stopping before spending more"))
         }
