@@ -131,10 +131,13 @@ public enum DryRun {
                 do {
                     let request = try builder.request(for: item, input: inputText)
                     let output = try builder.output(for: item, input: inputText)
-                    summary.samples.append(PlanSummary.Sample(
-                        itemID: item.id, input: item.inputURI, output: output.description,
-                        system: request.system?.compactMap { if case .text(let t) = $0 { return t } else { return nil } }.joined(),
-                        messages: request.messages.map { ($0.role.rawValue, $0.text) }))
+                    // text from SSM parameters may be SecureString: shown by name only
+                    var system = request.system?.compactMap { if case .text(let t) = $0 { return t } else { return nil } }.joined()
+                    if case .ssm(let name, _) = job.system { system = "(the value of SSM parameter \(name), not shown)" }
+                    var messages = request.messages.map { ($0.role.rawValue, $0.text) }
+                    if case .ssm(let name, _) = job.prompt { messages = [("user", "(rendered from SSM parameter \(name), not shown)")] }
+                    summary.samples.append(PlanSummary.Sample(itemID: item.id, input: item.inputURI, output: output.description,
+                                                              system: system, messages: messages))
                 } catch {
                     summary.checkProblems.append((item.id, "\(error)"))
                 }
