@@ -19,6 +19,7 @@ import os
 import pathlib
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -86,24 +87,25 @@ def timed(argv, work, tag):
 
 
 def ideal(sc, stats):
-    """Least wall time the quota allows. Requests: (items - rate x burst) / rate + latency.
-    Tokens: a call reserves input + maxTokens at admission and gives back the unused part when it
-    ends, so two bounds hold and the larger is the ideal: tokens actually spent,
-    (items x used - capacity) / rate + latency, and reservations held, since at most
-    capacity / reserved calls can be in flight: items x latency / (capacity / reserved)."""
+    """Least wall time the quota allows (a fluid model). Requests: (items - rate x burst) / rate +
+    latency. Tokens: a call reserves input + maxTokens at admission and gives back the unused part
+    when it ends, so k calls in flight hold k x (reserved - used) tokens on top of what is spent.
+    With k in flight the run takes at least items x latency / k, and the bucket must fund
+    items x used + k x (reserved - used) from capacity + rate x T; the ideal is the best k:
+    min over k of max(items x latency / k, (items x used - capacity + k x (reserved - used)) / rate)
+    + latency, with used and reserved per call from the emulator's own token counts."""
     n, lat = sc["items"], sc["latency_ms"] / 1000
     if sc["rpm"]:
         rate = sc["rpm"] / 60
-        return (n - max(1, rate * sc["burst"])) / rate + lat
+        return max(0.0, n - max(1, rate * sc["burst"])) / rate + lat
     if sc["tpm"]:
         rate = sc["tpm"] / 60
         cap = max(1, rate * sc["burst"])
         accepted = max(1, stats["accepted"])
         used = (stats["inputTokens"] + stats["outputTokens"]) / accepted
         reserved = stats["inputTokens"] / accepted + sc["max_tokens"]
-        spent = (n * used - cap) / rate + lat
-        held = n * lat / max(1.0, cap / reserved)
-        return max(spent, held)
+        return min(max(n * lat / k, (n * used - cap + k * (reserved - used)) / rate)
+                   for k in range(1, CONCURRENCY + 1)) + lat
     return None
 
 
@@ -112,6 +114,7 @@ def main():
     p.add_argument("--bin", required=True)
     p.add_argument("--scenarios", default="A,A2,B")
     p.add_argument("--command", default=" ".join(sys.argv))
+    p.add_argument("--repeat", type=int, default=1, help="runs of every scenario and runner (interleaved)")
     p.add_argument("--items", type=int, help="override every scenario's item count (smoke tests)")
     p.add_argument("--no-write", action="store_true", help="print the table only")
     args = p.parse_args()
@@ -140,10 +143,11 @@ def main():
                               range(1, n + 1)))
         print(f"moto at {s3_url}, seeded {', '.join(names)}", flush=True)
 
-        for name in names:
-            sc = SCENARIOS[name]
-            for runner in ("conveyor", "boto3"):
-                run_id = f"{name}-{runner}-{int(time.time())}"
+        for rep, name, runner in [(r, n, x) for r in range(1, args.repeat + 1) for n in names
+                                  for x in ("conveyor", "boto3")]:
+            if True:
+                sc = SCENARIOS[name]
+                run_id = f"{name}-{runner}-{rep}-{int(time.time())}"
                 emu, emu_addr = start_server([str(bin_dir / "conveyor-emulator"), "--port", "0", "--jitter", "0.2",
                                               *sc["emulator"]], work / f"{run_id}.emu")
                 emu_url = f"http://{emu_addr}"
@@ -189,10 +193,11 @@ limits: {{concurrency: {CONCURRENCY}}}
                 written = sum(1 for page in s3.get_paginator("list_objects_v2").paginate(
                     Bucket=BUCKET, Prefix=f"out/{run_id}/") for _ in page.get("Contents", []))
                 ide = ideal(sc, stats)
-                row = dict(scenario=name, runner=runner, items=sc["items"], exit_code=rc, wall_s=round(wall, 2),
+                row = dict(scenario=name, runner=runner, rep=rep, items=sc["items"], exit_code=rc, wall_s=round(wall, 2),
                            ideal_s=round(ide, 2) if ide else None, ratio=round(wall / ide, 3) if ide else None,
                            succeeded=ok, failed=failed, outputs_written=written, calls=stats["calls"],
-                           throttled=stats["throttled"], cpu_s=round(cpu, 2),
+                           throttled=stats["throttled"], input_tokens=stats["inputTokens"],
+                           output_tokens=stats["outputTokens"], cpu_s=round(cpu, 2),
                            cpu_ms_per_item=round(cpu * 1000 / sc["items"], 2), peak_rss_mib=round(rss / 1024, 1))
                 rows.append(row)
                 print(json.dumps(row), flush=True)
@@ -208,13 +213,40 @@ limits: {{concurrency: {CONCURRENCY}}}
                                                     capture_output=True, text=True).stdout.strip()
     except OSError:
         pass
-    head = ("| scenario | runner | wall s | ideal s | ratio | failed | throttles / calls | CPU s | CPU ms/item "
-            "| peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|")
+    rows.sort(key=lambda r: (names.index(r["scenario"]), r["runner"] != "conveyor", r["rep"]))
+    summary = []
+    for name in names:
+        for runner in ("conveyor", "boto3"):
+            rs = [r for r in rows if r["scenario"] == name and r["runner"] == runner]
+            if not rs:
+                continue
+            med = lambda key: statistics.median(r[key] for r in rs)  # noqa: E731
+            walls = sorted(r["wall_s"] for r in rs)
+            ide = rs[0]["ideal_s"]
+            summary.append(dict(scenario=name, runner=runner, runs=len(rs), wall_median_s=med("wall_s"),
+                                wall_min_s=walls[0], wall_max_s=walls[-1], ideal_s=ide,
+                                ratio_median=round(med("wall_s") / ide, 3) if ide else None,
+                                failed_total=sum(r["failed"] or 0 for r in rs),
+                                throttled_median=med("throttled"), calls_median=med("calls"),
+                                cpu_ms_per_item_median=med("cpu_ms_per_item"),
+                                peak_rss_mib_max=max(r["peak_rss_mib"] for r in rs)))
+    stable = ("| scenario | runner | runs | wall s, median (min–max) | ideal s | ratio | failed, all runs "
+              "| throttles / calls, median | CPU ms/item, median | peak RSS MiB, max |\n"
+              "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(
+                  f"| {m['scenario']} | {m['runner']} | {m['runs']} | {m['wall_median_s']:.2f} "
+                  f"({m['wall_min_s']:.2f}–{m['wall_max_s']:.2f}) | {m['ideal_s'] if m['ideal_s'] else '-'} "
+                  f"| {m['ratio_median'] if m['ratio_median'] else '-'} | {m['failed_total']} "
+                  f"| {m['throttled_median']:g} / {m['calls_median']:g} | {m['cpu_ms_per_item_median']} "
+                  f"| {m['peak_rss_mib_max']} |" for m in summary))
+    head = ("| scenario | runner | rep | wall s | ideal s | ratio | failed | throttles / calls | CPU s | CPU ms/item "
+            "| peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head] + [
-        f"| {r['scenario']} | {r['runner']} | {r['wall_s']:.2f} | {r['ideal_s'] if r['ideal_s'] is not None else '-'} "
+        f"| {r['scenario']} | {r['runner']} | {r['rep']} | {r['wall_s']:.2f} | {r['ideal_s'] if r['ideal_s'] is not None else '-'} "
         f"| {r['ratio'] if r['ratio'] is not None else '-'} | {r['failed']} | {r['throttled']} / {r['calls']} "
         f"| {r['cpu_s']:.2f} | {r['cpu_ms_per_item']} | {r['peak_rss_mib']} |" for r in rows]
     table = "\n".join(lines)
+    print()
+    print(stable)
     print()
     print(table)
     if args.no_write:
@@ -223,7 +255,8 @@ limits: {{concurrency: {CONCURRENCY}}}
     out_dir = ROOT / "Benchmarks/results"
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = dict(command=args.command, machine=machine, concurrency=CONCURRENCY,
-               scenarios={k: {kk: v for kk, v in SCENARIOS[k].items()} for k in names}, results=rows)
+               repeat=args.repeat,
+               scenarios={k: {kk: v for kk, v in SCENARIOS[k].items()} for k in names}, summary=summary, results=rows)
     (out_dir / f"{stamp}.json").write_text(json.dumps(doc, indent=2) + "\n")
     md = f"""# Conveyor vs the boto3 peer, {machine['date']}
 
@@ -240,13 +273,22 @@ retries, max_attempts 3 (an item still throttled after them fails).
 - A: {SCENARIOS['A']['items']} items, emulator `{' '.join(SCENARIOS['A']['emulator'])} --jitter 0.2`, maxTokens 64.
   Ideal = (items − rate × burst) / rate + latency.
 - A2: {SCENARIOS['A2']['items']} items, emulator `{' '.join(SCENARIOS['A2']['emulator'])} --jitter 0.2`, maxTokens 256.
-  Ideal = the larger of tokens spent, (items × used − capacity) / rate + latency, and reservations held,
-  items × latency / (capacity / (input + maxTokens)), from the emulator's own token counts.
+  Ideal (fluid model): a call reserves input + maxTokens and gives back the unused part when it ends, so k calls
+  in flight hold k × (reserved − used) tokens besides those spent; ideal = min over k ≤ 32 of
+  max(items × latency / k, (items × used − capacity + k × (reserved − used)) / rate) + latency, with used and
+  reserved per call from the emulator's token counts (about 27 used, 269 reserved here).
 - B: {SCENARIOS['B']['items']} items, instant model (`--latency-ms 0`, no quota): overhead. moto is the bottleneck
   here, so read CPU ms/item and peak RSS, not wall.
 
-Wall is measured around the process (monotonic); CPU = user + sys and peak RSS from `/usr/bin/time -f "%e %U %S %M"`.
+Wall is measured around the whole process (monotonic), start-up included: the peer's Python and boto3
+imports cost it about half a second; CPU = user + sys and peak RSS from `/usr/bin/time -f "%e %U %S %M"`.
 Throttles and calls come from the emulator's `/__stats`.
+
+## Summary ({args.repeat} interleaved run(s) of every scenario and runner)
+
+{stable}
+
+## Every run
 
 {table}
 """
