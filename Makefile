@@ -6,7 +6,9 @@
 #                + swift test; the servers are always stopped again (scripts/test.sh)
 #   make selftest  only the SigV4 proxy's self-test (it starts its own servers)
 #   make demo    a real job end to end on local stand-ins: moto's S3 and conveyor-emulator (scripts/demo.sh)
-#   make bench   the transport benchmark, release build
+#   make bench   Conveyor vs the boto3 peer on moto + conveyor-emulator (Benchmarks/bench.sh, scenarios
+#                BENCH_SCENARIOS=A,A2,B, BENCH_REPEAT=3 runs each; writes Benchmarks/results/DATE.md/.json), then the transport
+#                benchmark, release build; BENCH_TRANSPORT=0 skips the transport benchmark
 #   make clean   stop leftover test servers, remove build products and .testenv/
 #
 # Warnings are errors in both build and test; the flags are the same in both so that one build
@@ -16,6 +18,9 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 PYTHON ?= python3
+BENCH_SCENARIOS ?= A,A2,B
+BENCH_TRANSPORT ?= 1
+BENCH_REPEAT ?= 3
 SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors
 SWIFT_TEST_FLAGS ?=
 export SWIFT PYTHON SWIFT_BUILD_FLAGS SWIFT_TEST_FLAGS
@@ -38,7 +43,10 @@ demo: setup
 	@scripts/demo.sh
 
 bench: setup
-	@if [ -d Benchmarks/transport-bench ]; then \
+	BENCH_REPEAT=$(BENCH_REPEAT) BENCH_COMMAND='make bench BENCH_SCENARIOS=$(BENCH_SCENARIOS) BENCH_REPEAT=$(BENCH_REPEAT) BENCH_TRANSPORT=$(BENCH_TRANSPORT)' Benchmarks/bench.sh $(BENCH_SCENARIOS)
+	@if [ "$(BENCH_TRANSPORT)" = 0 ]; then \
+		echo "make bench: transport benchmark skipped (BENCH_TRANSPORT=0)"; \
+	elif [ -d Benchmarks/transport-bench ]; then \
 		$(SWIFT) build -c release --product transport-bench && .build/release/transport-bench; \
 	else \
 		echo "make bench: no benchmark yet (Benchmarks/transport-bench)"; \
