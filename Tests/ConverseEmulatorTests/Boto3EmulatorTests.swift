@@ -9,8 +9,10 @@ import TestSupport
         var config = EmulatorConfiguration()
         config.accessKey = "AKIDEMULATOR"
         config.secretKey = "emulator-secret"
-        config.requestsPerMinute = 60  // one a second, burst 2: the third quick call is throttled
-        config.burstSeconds = 2
+        // a request every ten seconds, a bucket of two: the third call is throttled however slowly
+        // a loaded machine runs the script
+        config.requestsPerMinute = 6
+        config.burstSeconds = 20
         let server = ConverseEmulatorServer(configuration: config, threads: 1)
         let port = try server.start()
         defer { try? server.stop() }

@@ -150,8 +150,8 @@ import TestSupport
     }
 
     @Test func tokenQuotaThrottleSaysTokens() async throws {
-        try await withEmulator({ $0.tokensPerMinute = 60 }, retry: .disabled) { bedrock, _ in
-            // one token a second, a bucket of one: a call reserving 1 + 500 is admitted on a full
+        try await withEmulator({ $0.tokensPerMinute = 6 }, retry: .disabled) { bedrock, _ in
+            // a token every ten seconds, a bucket of one: a call reserving 1 + 500 is admitted on a full
             // bucket and leaves it in debt (its unused reservation comes back, the 4 it used do
             // not), so the next one is refused for tokens
             _ = try await bedrock.converse(ConverseRequest(modelId: "m", messages: [.user("a")],
