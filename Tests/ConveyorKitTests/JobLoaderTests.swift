@@ -231,6 +231,19 @@ func replacing(_ prefix: String, with line: String?) -> String {
         #expect(errors(validJob + "\nengine: spot\n").contains { $0.message.hasPrefix("engine must be one of ondemand, batch") })
     }
 
+    @Test func pricingOverridesInEitherUnit() throws {
+        let perMillion = try JobLoader.load(text: validJob.replacingOccurrences(
+            of: "  additionalFields: {top_k: 200}",
+            with: "  additionalFields: {top_k: 200}\n  pricing: {inputPerMillion: 3, outputPerMillion: 15, burndown: 5}"), path: "x.yaml")
+        #expect(perMillion.model.pricing == PricingOverride(inputPerMillion: 3, outputPerMillion: 15, burndown: 5))
+        let mixed = errors(validJob.replacingOccurrences(
+            of: "  additionalFields: {top_k: 200}",
+            with: "  additionalFields: {top_k: 200}\n  pricing: {inputPer1k: 3, outputPerMillion: 15}"))
+        #expect(mixed.count == 1)
+        #expect(mixed.first?.message.hasPrefix("model.pricing: give prices per 1k") == true)
+        #expect(mixed.first?.location?.line == 12)
+    }
+
     @Test func missingMaxTokensIsAWarningNotAnError() {
         let found = diagnostics(replacing("  maxTokens:", with: nil))
         #expect(found.isEmpty)  // a warning alone does not fail loading

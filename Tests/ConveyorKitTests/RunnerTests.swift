@@ -173,7 +173,7 @@ final class Collected: RunRecorder {
         // $1 per 1,000 output tokens and maxTokens 100: each call's worst case is about $0.10
         let job = try job(bucket, concurrency: 4).with {
             $0.limits.budgetUSD = 0.55
-            $0.model.pricing = PriceOverride(inputPer1k: 0, outputPer1k: 1)
+            $0.model.pricing = PricingOverride(inputPer1k: 0, outputPer1k: 1)
         }
         let (runner, results) = try await run(job, emulator: url)
         guard case .budget = runner.stopReason else {

@@ -54,14 +54,8 @@ public struct ModelSettings: Sendable, Equatable {
     public var topP: Double?
     public var stopSequences: [String]?
     public var additionalFields: JSONValue?
-    public var pricing: PriceOverride?
+    public var pricing: PricingOverride?
     public var location: SourceLocation
-}
-
-/// Prices given in the job, overriding the built-in table.
-public struct PriceOverride: Sendable, Equatable {
-    public var inputPer1k: Double
-    public var outputPer1k: Double
 }
 
 public struct MessageSpec: Sendable, Equatable {

@@ -60,9 +60,12 @@ public enum JobFormat {
         JobField("stopSequences", .array(.string()), "inferenceConfig.stopSequences."),
         JobField("additionalFields", .anyJSON, "additionalModelRequestFields: passed to the model as they are (e.g. top_k)."),
         JobField("pricing", .object([
-            JobField("inputPer1k", .number(minimum: 0), required: true, "USD per 1,000 input tokens."),
-            JobField("outputPer1k", .number(minimum: 0), required: true, "USD per 1,000 output tokens."),
-        ]), "Prices for cost estimates and budgets, overriding Conveyor's table (which may not know the model)."),
+            JobField("inputPer1k", .number(minimum: 0), "USD per 1,000 input tokens."),
+            JobField("outputPer1k", .number(minimum: 0), "USD per 1,000 output tokens."),
+            JobField("inputPerMillion", .number(minimum: 0), "USD per 1,000,000 input tokens (instead of inputPer1k)."),
+            JobField("outputPerMillion", .number(minimum: 0), "USD per 1,000,000 output tokens (instead of outputPer1k)."),
+            JobField("burndown", .integer(minimum: 1), "How many times output tokens count against the token quota."),
+        ]), "Prices for cost estimates and budgets, overriding Conveyor's table (which may not know the model): inputPer1k and outputPer1k, or inputPerMillion and outputPerMillion."),
     ])
 
     static let message = JobShape.object([

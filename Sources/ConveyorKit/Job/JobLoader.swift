@@ -298,9 +298,15 @@ final class JobReader {
         // model
         var model: ModelSettings?
         if let m = value(root, "model") {
-            var pricing: PriceOverride?
-            if let p = value(m, "pricing"), let input = double(value(p, "inputPer1k")), let output = double(value(p, "outputPer1k")) {
-                pricing = PriceOverride(inputPer1k: input, outputPer1k: output)
+            var pricing: PricingOverride?
+            if let p = value(m, "pricing"), case .mapping(let mapping) = p {
+                var fields: [String: Double] = [:]
+                for (key, node) in mapping { if let k = key.string, let v = double(node) { fields[k] = v } }
+                do {
+                    pricing = try PricingOverride(fields: fields)
+                } catch {
+                    self.error(p, "model.pricing: \(error.message)")
+                }
             }
             model = ModelSettings(
                 id: string(value(m, "id")) ?? "", region: string(value(m, "region")), maxTokens: int(value(m, "maxTokens")),

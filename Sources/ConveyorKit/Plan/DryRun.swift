@@ -145,8 +145,7 @@ public enum DryRun {
         }
         if let limit = options.maxItems, summary.items >= limit { summary.maxItemsReached = true }
         if let maxTokens = job.model.maxTokens { summary.worstCaseOutputTokens = summary.items * maxTokens }
-        let override = job.model.pricing.map { PricingOverride(inputPer1k: $0.inputPer1k, outputPer1k: $0.outputPer1k) }
-        if let quote = PricingTable.quote(for: job.model.id, region: summary.modelRegion, override: override) {
+        if let quote = PricingTable.quote(for: job.model.id, region: summary.modelRegion, override: job.model.pricing) {
             summary.quote = quote
             // the input part is estimated; the output part is known only as a worst case
             summary.cost = CostEstimate.run(price: quote.price, items: summary.items, inputTokens: summary.estimatedInputTokens,

@@ -83,8 +83,7 @@ public final class Runner: Sendable {
         self.logger = logger
         self.clock = clock
         let concurrency = options.concurrency ?? job.limits.concurrency
-        let override = job.model.pricing.map { PricingOverride(inputPer1k: $0.inputPer1k, outputPer1k: $0.outputPer1k) }
-        let quote = PricingTable.quote(for: job.model.id, region: services.modelRegion, override: override)
+        let quote = PricingTable.quote(for: job.model.id, region: services.modelRegion, override: job.model.pricing)
         price = quote?.price
         burndown = Double(quote?.burndownRate ?? PricingTable.burndownRate(for: job.model.id))
         var limits = job.limits
