@@ -100,7 +100,7 @@ public enum JobFormat {
                  "json: the output record (text, usage, latency, ...); text: the model's text only."),
         JobField("onExisting", .string(enumeration: ["skip", "overwrite", "fail"]), default: "skip",
                  "What to do when an item's output exists: skip (resume), overwrite, or fail the item."),
-        JobField("schema", .anyJSON, "A JSON Schema the model's answer must satisfy (structured output)."),
+        JobField("schema", .anyJSON, "A JSON Schema the model's answer must satisfy (structured output). Not available in this version: run refuses it."),
     ])
 
     static let limits = JobShape.object([
@@ -142,7 +142,7 @@ public enum JobFormat {
         JobField("limits", limits, "Concurrency, client-side rate caps, retries, timeouts and stop conditions."),
         JobField("vars", .object([], additional: .string()), "Values for {{vars.NAME}}, overridden by --var NAME=VALUE."),
         JobField("engine", .string(enumeration: ["ondemand", "batch"]), default: "ondemand",
-                 "ondemand: Converse calls; batch: Bedrock batch inference."),
+                 "ondemand: Converse calls; batch: Bedrock batch inference, not available in this version (run refuses it)."),
         JobField("batch", batch, "Settings for engine batch."),
     ])
 
