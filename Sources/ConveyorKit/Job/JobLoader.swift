@@ -480,16 +480,12 @@ final class JobReader {
         // is checked after rendering, when the run starts
         if !allowTemplates && value.contains("{{") { return }
         do {
-            let uri = try StorageURI.parse(value)
-            if case .s3(let bucket, _) = uri, bucket.isEmpty {
-                diagnostics.append(.error(at: text.location, "\(context): '\(value)' names no bucket"))
-            }
+            _ = try StorageURI.parse(value)
         } catch {
-            // a templated location's own compiler reports scheme and bucket-template problems
-            if !allowTemplates || !value.contains("{{") || !value.hasPrefix("s3://") || error.message.contains("valid bucket") {
-                if !(allowTemplates && error.message.hasPrefix("the bucket name in")) && !(allowTemplates && error.message.contains("is not supported")) {
-                    diagnostics.append(.error(at: text.location, "\(context): \(error.message)"))
-                }
+            // a templated location's own compiler (OutputKeyTemplate) reports these two itself
+            let reportedByTemplate = error.kind == .templatedBucket || error.kind == .unsupportedScheme
+            if !(allowTemplates && reportedByTemplate) {
+                diagnostics.append(.error(at: text.location, "\(context): \(error.message)"))
             }
         }
     }

@@ -8,6 +8,11 @@ public enum StorageURI: Sendable, Equatable, Hashable, CustomStringConvertible {
     case file(path: String)
 
     public struct ParseError: Error, Sendable, Equatable {
+        public enum Kind: Sendable, Equatable {
+            case templatedBucket, invalidBucket, relativeFileURI, unsupportedScheme, empty
+        }
+
+        public var kind: Kind
         public var message: String
     }
 
@@ -17,23 +22,23 @@ public enum StorageURI: Sendable, Equatable, Hashable, CustomStringConvertible {
             let rest = text.dropFirst(5)
             let bucket = String(rest.prefix { $0 != "/" })
             let key = rest.count > bucket.count ? String(rest.dropFirst(bucket.count + 1)) : ""
-            if bucket.contains("{{") { throw ParseError(message: "the bucket name in '\(text)' cannot hold {{variables}}") }
+            if bucket.contains("{{") { throw ParseError(kind: .templatedBucket, message: "the bucket name in '\(text)' cannot hold {{variables}}") }
             guard isValidBucket(bucket) else {
-                throw ParseError(message: "'\(bucket)' is not a valid bucket name (3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit)")
+                throw ParseError(kind: .invalidBucket, message: "'\(bucket)' is not a valid bucket name (3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit)")
             }
             return .s3(bucket: bucket, key: key)
         }
         if text.hasPrefix("file://") {
             let path = String(text.dropFirst(7))
             guard path.hasPrefix("/") else {
-                throw ParseError(message: "'\(text)' is not an absolute file URI: write file:///absolute/path, or a relative path without file://")
+                throw ParseError(kind: .relativeFileURI, message: "'\(text)' is not an absolute file URI: write file:///absolute/path, or a relative path without file://")
             }
             return .file(path: path)
         }
         if let colon = text.range(of: "://") {
-            throw ParseError(message: "'\(text[..<colon.lowerBound])://' is not supported: use s3://bucket/key, file:///path or a relative path")
+            throw ParseError(kind: .unsupportedScheme, message: "'\(text[..<colon.lowerBound])://' is not supported: use s3://bucket/key, file:///path or a relative path")
         }
-        guard !text.isEmpty else { throw ParseError(message: "the location is empty") }
+        guard !text.isEmpty else { throw ParseError(kind: .empty, message: "the location is empty") }
         return .file(path: text)
     }
 
