@@ -46,27 +46,6 @@ enum Fixture {
         _ = try await s3.client.send(request, operation: "CreateBucket", signingRegion: region ?? s3.client.region)
         return name
     }
-
-    /// Adds S3 behaviours to the proxy for some buckets: a home region (requests signed for another
-    /// region get S3's 301) or a denial of reads, writes or all.
-    static func proxyRules(bucketRegions: [String: String] = [:], denyBuckets: [String: String] = [:]) async throws {
-        let endpoint = Endpoint(url: try TestAWS.proxyURL().absoluteString)!
-        let body = try JSONSerialization.data(withJSONObject: ["bucketRegions": bucketRegions, "denyBuckets": denyBuckets])
-        let response = try await CurlTransport.shared.execute(
-            HTTPRequest(method: "POST", endpoint: endpoint, path: "/__proxy/rules",
-                        headers: ["Content-Type": "application/json"], body: body))
-        guard response.status == 200 else { throw TestServerError(message: "proxy rules refused: \(response.status)") }
-    }
-
-    /// The proxy's counters: how many requests it checked, accepted and rejected.
-    static func proxyStats() async throws -> (checked: Int, accepted: Int, rejected: Int) {
-        let url = try TestAWS.proxyURL()
-        let endpoint = Endpoint(url: url.absoluteString)!
-        let response = try await CurlTransport.shared.execute(
-            HTTPRequest(method: "GET", endpoint: endpoint, path: "/__proxy/stats"))
-        let object = try JSONSerialization.jsonObject(with: response.body) as? [String: Any] ?? [:]
-        return (object["checked"] as? Int ?? 0, object["accepted"] as? Int ?? 0, object["rejected"] as? Int ?? 0)
-    }
 }
 
 extension AWSError {

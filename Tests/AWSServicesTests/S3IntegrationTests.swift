@@ -202,13 +202,13 @@ import TestSupport
     }
 
     @Test func everyRequestIsCheckedByTheProxy() async throws {
-        let before = try await Fixture.proxyStats()
+        let before = try await TestAWS.proxyStats()
         let s3 = try Fixture.s3()
         let bucket = try await Fixture.bucket(s3)
         _ = try await s3.putObject(bucket: bucket, key: "a b", body: Data("1".utf8), contentType: "text/plain")
         _ = try await s3.getObject(bucket: bucket, key: "a b")
         _ = try await s3.listObjectsPage(bucket: bucket)
-        let after = try await Fixture.proxyStats()
+        let after = try await TestAWS.proxyStats()
         #expect(after.accepted - before.accepted >= 4)
         #expect(after.checked - before.checked >= 4)
     }
@@ -216,7 +216,7 @@ import TestSupport
     @Test func bucketInAnotherRegionIsFollowedOnceAndRemembered() async throws {
         let s3 = try Fixture.s3()
         let bucket = try await Fixture.bucket(s3)
-        try await Fixture.proxyRules(bucketRegions: [bucket: "eu-west-2"])
+        try await TestAWS.proxyRules(bucketRegions: [bucket: "eu-west-2"])
         #expect(s3.region(of: bucket) == "us-east-1")
         _ = try await s3.putObject(bucket: bucket, key: "k", body: Data("v".utf8), contentType: "text/plain")
         #expect(s3.region(of: bucket) == "eu-west-2")
@@ -234,7 +234,7 @@ import TestSupport
         let s3 = try Fixture.s3()
         let bucket = try await Fixture.bucket(s3)
         _ = try await s3.putObject(bucket: bucket, key: "in.txt", body: Data("x".utf8), contentType: "text/plain")
-        try await Fixture.proxyRules(denyBuckets: [bucket: "write"])
+        try await TestAWS.proxyRules(denyBuckets: [bucket: "write"])
         let denied = await AWSError.capture {
             _ = try await s3.putObject(bucket: bucket, key: "out.txt", body: Data("y".utf8), contentType: "text/plain")
         }
@@ -243,7 +243,7 @@ import TestSupport
         #expect(denied?.status == 403)
         #expect(denied?.operation == "PutObject")
         #expect(try await s3.getObject(bucket: bucket, key: "in.txt").body == Data("x".utf8))
-        try await Fixture.proxyRules(denyBuckets: [bucket: "read"])
+        try await TestAWS.proxyRules(denyBuckets: [bucket: "read"])
         let headDenied = await AWSError.capture { _ = try await s3.headObject(bucket: bucket, key: "in.txt") }
         #expect(headDenied?.kind == .accessDenied)
         #expect(headDenied?.code == "403")

@@ -138,7 +138,7 @@ final class Collected: RunRecorder {
 
     @Test func deniedOutputBucketAborts() async throws {
         let bucket = try await seed(10)
-        try await KitFixture.proxyRules(denyBuckets: [bucket: "write"])
+        try await TestAWS.proxyRules(denyBuckets: [bucket: "write"])
         let (emulator, url) = try KitFixture.startEmulator()
         defer { try? emulator.stop() }
         let (runner, _) = try await run(try job(bucket, concurrency: 1), emulator: url)
@@ -248,12 +248,3 @@ extension Job {
     }
 }
 
-extension KitFixture {
-    static func proxyRules(bucketRegions: [String: String] = [:], denyBuckets: [String: String] = [:]) async throws {
-        let endpoint = Endpoint(url: try TestAWS.proxyURL().absoluteString)!
-        let body = try JSONSerialization.data(withJSONObject: ["bucketRegions": bucketRegions, "denyBuckets": denyBuckets])
-        _ = try await CurlTransport.shared.execute(
-            HTTPRequest(method: "POST", endpoint: endpoint, path: "/__proxy/rules", headers: ["Content-Type": "application/json"],
-                        body: body))
-    }
-}

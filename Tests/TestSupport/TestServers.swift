@@ -1,3 +1,4 @@
+import AWSCore
 import Foundation
 import Synchronization
 
@@ -106,5 +107,26 @@ public enum TestAWS {
     public static func uniqueName(_ prefix: String) -> String {
         "\(prefix)-\(UUID().uuidString.lowercased().prefix(13))"
             .replacingOccurrences(of: "_", with: "-")
+    }
+}
+
+extension TestAWS {
+    /// Adds S3 behaviours to the signature-checking proxy for some buckets: a home region
+    /// (requests signed for another region get S3's 301) or a denial of reads, writes or all.
+    public static func proxyRules(bucketRegions: [String: String] = [:], denyBuckets: [String: String] = [:]) async throws {
+        let endpoint = Endpoint(url: try proxyURL().absoluteString)!
+        let body = try JSONSerialization.data(withJSONObject: ["bucketRegions": bucketRegions, "denyBuckets": denyBuckets])
+        let response = try await CurlTransport.shared.execute(
+            HTTPRequest(method: "POST", endpoint: endpoint, path: "/__proxy/rules", headers: ["Content-Type": "application/json"],
+                        body: body))
+        guard response.status == 200 else { throw TestServerError(message: "proxy rules refused: \(response.status)") }
+    }
+
+    /// The proxy's counters: how many requests it checked, accepted and rejected.
+    public static func proxyStats() async throws -> (checked: Int, accepted: Int, rejected: Int) {
+        let endpoint = Endpoint(url: try proxyURL().absoluteString)!
+        let response = try await CurlTransport.shared.execute(HTTPRequest(method: "GET", endpoint: endpoint, path: "/__proxy/stats"))
+        let object = try JSONSerialization.jsonObject(with: response.body) as? [String: Any] ?? [:]
+        return (object["checked"] as? Int ?? 0, object["accepted"] as? Int ?? 0, object["rejected"] as? Int ?? 0)
     }
 }
