@@ -183,15 +183,8 @@ public enum EmulatedModel {
         }
     }
 
-    /// FNV-1a over the UTF-8 bytes: the same text gives the same number in every run.
-    public static func stableHash(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return hash
-    }
+    /// The same text gives the same number in every run.
+    public static func stableHash(_ text: String) -> UInt64 { StableHash.fnv1a(text) }
 }
 
 /// Makes a JSON value that satisfies a JSON Schema (the subset tools use: type, properties,

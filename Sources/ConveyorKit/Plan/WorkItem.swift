@@ -1,3 +1,4 @@
+import AWSCore
 import Foundation
 
 /// One unit of work: an input object, a record of one, or an explicit prompt.
@@ -33,18 +34,6 @@ public struct WorkItem: Sendable, Equatable {
     public var shardHash: UInt64 { StableHash.fnv1a(id) }
 }
 
-/// FNV-1a, 64 bits: the same text gives the same number in every run and on every machine
-/// (Swift's `Hasher` is seeded per process).
-public enum StableHash {
-    public static func fnv1a(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return hash
-    }
-}
 
 /// `--shard I/N`: this process runs the items whose hash falls in shard I of N (0 ≤ I < N).
 public struct Shard: Sendable, Equatable, CustomStringConvertible {

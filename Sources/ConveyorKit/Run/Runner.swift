@@ -268,7 +268,8 @@ public final class Runner: Sendable {
             return fail("TemplateError", error.message)
         }
         // the model call, paced and retried by the scheduler
-        let reserved = Double(Self.estimateTokens(request)) + Double(context.job.model.maxTokens ?? 4096) * burndown
+        let inputEstimate = Self.estimateTokens(request)
+        let reserved = Double(inputEstimate) + Double(context.job.model.maxTokens ?? 4096) * burndown
         var notBefore = 0.0
         var response: ConverseResponse?
         var lastError: AWSError?
@@ -276,7 +277,7 @@ public final class Runner: Sendable {
         // flight and of this one, stays within it (only a successful call is billed)
         var worstUSD = 0.0
         if let budget = context.job.limits.budgetUSD, let price {
-            worstUSD = price.cost(inputTokens: Self.estimateTokens(request),
+            worstUSD = price.cost(inputTokens: inputEstimate,
                                   outputTokens: context.job.model.maxTokens ?? 4096).usd
             let fits = tally.state.withLock { s -> Bool in
                 guard s.spentUSD + s.reservedUSD + worstUSD <= budget else { return false }
