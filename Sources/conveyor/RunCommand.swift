@@ -92,10 +92,7 @@ struct Run: AsyncParsableCommand {
             while !Task.isCancelled {
                 let s = session.snapshot
                 let (inFlight, _, _) = await runner.scheduler.snapshot()
-                reporter.update(ProgressSnapshot(done: s.finished, total: runner.knownTotal, succeeded: s.succeeded, failed: s.failed, skipped: s.skipped,
-                                                 inFlight: inFlight, throttled: s.throttled, inputTokens: s.inputTokens,
-                                                 outputTokens: s.outputTokens, costUSD: s.costUSD,
-                                                 elapsed: Date().timeIntervalSince(started)))
+                reporter.update(progressSnapshot(s, total: runner.knownTotal, inFlight: inFlight, since: started))
                 try? await Task.sleep(for: .milliseconds(200))
             }
         }
@@ -116,13 +113,18 @@ struct Run: AsyncParsableCommand {
         }
         feed.cancel()
         let s = session.snapshot
-        reporter.finish(ProgressSnapshot(done: s.finished, total: runner.knownTotal, succeeded: s.succeeded, failed: s.failed, skipped: s.skipped,
-                                         throttled: s.throttled, inputTokens: s.inputTokens, outputTokens: s.outputTokens,
-                                         costUSD: s.costUSD, elapsed: Date().timeIntervalSince(started)))
+        reporter.finish(progressSnapshot(s, total: runner.knownTotal, inFlight: 0, since: started))
         print(finalReport.render())
         logger.info("run finished", metadata: ["status": "\(finalReport.status.rawValue)", "exit": "\(finalReport.exitCode)"])
         if finalReport.exitCode != 0 { throw ExitCode(finalReport.exitCode) }
     }
+}
+
+/// A progress line's figures from the run's statistics.
+func progressSnapshot(_ s: RunStats.Snapshot, total: Int?, inFlight: Int, since started: Date) -> ProgressSnapshot {
+    ProgressSnapshot(done: s.finished, total: total, succeeded: s.succeeded, failed: s.failed, skipped: s.skipped,
+                     inFlight: inFlight, throttled: s.throttled, inputTokens: s.inputTokens, outputTokens: s.outputTokens,
+                     costUSD: s.costUSD, elapsed: Date().timeIntervalSince(started))
 }
 
 extension ProgressMode: ExpressibleByArgument {}
