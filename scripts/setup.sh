@@ -50,7 +50,7 @@ if ! "$PYTHON" -c 'import moto.server, boto3, yaml' 2>/dev/null; then
         "${pip[@]}" "${PIP_PACKAGES[@]}" || "${pip[@]}" --break-system-packages "${PIP_PACKAGES[@]}"
         "$PYTHON" -c 'import moto.server, boto3, yaml'
     else
-        echo "setup: $PYTHON cannot import moto.server and boto3" >&2
+        echo "setup: $PYTHON cannot import moto.server, boto3 and yaml" >&2
         echo "setup: run: $PYTHON -m pip install '${PIP_PACKAGES[0]}' '${PIP_PACKAGES[1]}'" >&2
         exit 1
     fi
