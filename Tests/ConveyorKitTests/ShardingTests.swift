@@ -7,6 +7,19 @@ import TestSupport
 /// Sharded runs: where a shard's index comes from, its share of the limits, its own report, and
 /// `report merge --job` putting the shards back together.
 @Suite struct ShardingTests {
+    /// A small job on bucket `bkt` with `extra` lines appended.
+    func job(_ name: String, _ extra: String) throws -> Job {
+        try KitFixture.job("""
+            version: 1
+            name: \(name)
+            model: {id: anthropic.claude-3-haiku-20240307-v1:0}
+            prompt: "{{input}}"
+            inputs: {s3: "s3://bkt/in/"}
+            output: {s3: "s3://bkt/out/{{item.name}}.json"}
+            \(extra)
+            """)
+    }
+
     @Test func theIndexComesFromTheOptionOrTheOrchestratorsVariable() throws {
         #expect(try Shard.resolve(shard: nil, shards: nil, environment: ["AWS_BATCH_JOB_ARRAY_INDEX": "2"]) == nil)
         #expect(try Shard.resolve(shard: "1/4", shards: nil, environment: [:]) == Shard(index: 1, count: 4))
@@ -64,26 +77,10 @@ import TestSupport
     }
 
     @Test func theScopeIsReadFromTheJobAndCheckedWhereItIsWritten() throws {
-        let job = try KitFixture.job("""
-            version: 1
-            name: scoped
-            model: {id: anthropic.claude-3-haiku-20240307-v1:0}
-            prompt: "{{input}}"
-            inputs: {s3: "s3://bkt/in/"}
-            output: {s3: "s3://bkt/out/{{item.name}}.json"}
-            limits: {requestsPerMinute: 100, scope: shard}
-            """)
-        #expect(job.limits.scope == .shard)
+        let scoped = try job("scoped", "limits: {requestsPerMinute: 100, scope: shard}")
+        #expect(scoped.limits.scope == .shard)
         #expect {
-            _ = try KitFixture.job("""
-                version: 1
-                name: scoped
-                model: {id: anthropic.claude-3-haiku-20240307-v1:0}
-                prompt: "{{input}}"
-                inputs: {s3: "s3://bkt/in/"}
-                output: {s3: "s3://bkt/out/{{item.name}}.json"}
-                limits: {scope: shards}
-                """)
+            _ = try job("scoped", "limits: {scope: shards}")
         } throws: { error in
             (error as? DiagnosticsError)?.errors.contains { $0.location?.line == 7 && $0.message.contains("job") } == true
         }
@@ -98,28 +95,11 @@ import TestSupport
     }
 
     @Test func shardReportsAreFoundFromTheJob() throws {
-        let job = try KitFixture.job("""
-            version: 1
-            name: found
-            model: {id: anthropic.claude-3-haiku-20240307-v1:0}
-            prompt: "{{input}}"
-            inputs: {s3: "s3://bkt/in/"}
-            output: {s3: "s3://bkt/out/{{item.name}}.json"}
-            report: s3://bkt/reports/{{job.name}}/{{run.id}}.json
-            """)
-        let found = try ShardReports.locate(job: job, runID: "r1", count: 2)
+        let found = try ShardReports.locate(job: try job("found", "report: s3://bkt/reports/{{job.name}}/{{run.id}}.json"), runID: "r1", count: 2)
         #expect(found.merged == .s3(bucket: "bkt", key: "reports/found/r1.json"))
         #expect(found.shards == [.s3(bucket: "bkt", key: "reports/found/r1.shard-0-of-2.json"),
                                  .s3(bucket: "bkt", key: "reports/found/r1.shard-1-of-2.json")])
-        let dated = try KitFixture.job("""
-            version: 1
-            name: dated
-            model: {id: anthropic.claude-3-haiku-20240307-v1:0}
-            prompt: "{{input}}"
-            inputs: {s3: "s3://bkt/in/"}
-            output: {s3: "s3://bkt/out/{{item.name}}.json"}
-            report: s3://bkt/reports/{{run.date}}/{{run.id}}.json
-            """)
+        let dated = try job("dated", "report: s3://bkt/reports/{{run.date}}/{{run.id}}.json")
         #expect { _ = try ShardReports.locate(job: dated, runID: "r1", count: 2) } throws: {
             ($0 as? ConfigurationError)?.message.contains("{{run.date}}") == true
         }
