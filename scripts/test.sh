@@ -2,7 +2,8 @@
 # What `make test` runs after setup:
 #   1. builds the package and its tests, with warnings as errors (SWIFT_BUILD_FLAGS);
 #   2. starts the shared test servers (scripts/test-env.sh start) and loads .testenv/env;
-#   3. runs the SigV4 proxy's self-test, then `swift test` (extra arguments: SWIFT_TEST_FLAGS);
+#   3. runs the SigV4 proxy's self-test and the check of examples/deploy/ (Tests/deploy), then
+#      `swift test` (extra arguments: SWIFT_TEST_FLAGS);
 #   4. always stops the servers, also on failure or interruption.
 # Exits with swift test's status when it failed, else 1 if the self-test failed, else 0.
 #
@@ -27,13 +28,14 @@ source .testenv/env
 
 "$PYTHON" Tests/servers/test_sigv4_proxy.py
 selftest=$?
+"$PYTHON" Tests/deploy/test_deploy_examples.py || selftest=1
 
 # shellcheck disable=SC2086
 $SWIFT test --skip-build $SWIFT_TEST_FLAGS
 swifttest=$?
 
 if [ "$selftest" -ne 0 ]; then
-    echo "test: the SigV4 proxy self-test failed" >&2
+    echo "test: the SigV4 proxy self-test or the examples/deploy check failed" >&2
 fi
 if [ "$swifttest" -ne 0 ]; then
     echo "test: swift test failed (exit $swifttest)" >&2

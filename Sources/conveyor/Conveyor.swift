@@ -130,12 +130,25 @@ struct ItemOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Run only shard I of N (0 ≤ I < N), by a stable hash of item ids.", valueName: "I/N"))
     var shard: String?
 
+    @Option(help: ArgumentHelp("Run one of N shards, its index from AWS_BATCH_JOB_ARRAY_INDEX or JOB_COMPLETION_INDEX.",
+                               valueName: "N"))
+    var shards: Int?
+
+    @Option(help: ArgumentHelp("The run's id (else CONVEYOR_RUN_ID, else a new one): give all shards of one run the same id.",
+                               valueName: "ID"))
+    var runId: String?
+
     @Option(help: "Stop after this many items.")
     var maxItems: Int?
 
     func parsedShard() throws -> Shard? {
-        if let shard { return try Shard.parse(shard) }
-        return nil
+        try Shard.resolve(shard: shard, shards: shards, environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// `--run-id`, else `CONVEYOR_RUN_ID`, else a new id.
+    func runIdentity() throws -> RunIdentity {
+        let given = runId ?? ProcessInfo.processInfo.environment["CONVEYOR_RUN_ID"].flatMap { $0.isEmpty ? nil : $0 }
+        return try given.map { id throws(ConfigurationError) in try RunIdentity.given(id) } ?? .new()
     }
 }
 
@@ -174,7 +187,7 @@ func runDryRun(jobPath: String, items: ItemOptions, aws: AWSOptions, show: Int, 
     report(job.warnings)
     do {
         let services = try RunServices.make(for: job, profile: aws.profile, region: aws.region, model: false)
-        let summary = try await DryRun.plan(job, services: services,
+        let summary = try await DryRun.plan(job, services: services, run: try items.runIdentity(),
                                             options: DryRunOptions(show: show, checkAll: checkAll, shard: try items.parsedShard(),
                                                                    maxItems: items.maxItems))
         print(summary.rendered())

@@ -26,19 +26,53 @@ struct Report: AsyncParsableCommand {
 
     struct Merge: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Combine shard reports into one (printed as JSON on stdout, or written with --output).")
+            abstract: "Combine shard reports into one (printed as JSON on stdout, or written with --output).",
+            discussion: """
+                Give the shard reports' locations, or --job JOB.yaml --run-id ID --shards N to find them from the                 job's report location (each shard writes REPORT.shard-I-of-N.json): the merged report is then                 written to the job's report location unless --output says otherwise. Exit 0, or 2 when a report                 cannot be read or the reports do not belong together.
+                """)
 
         @Argument(help: "The shard reports' locations.")
-        var reports: [String]
+        var reports: [String] = []
 
-        @Option(help: "Where to write the merged report (else stdout).")
+        @Option(help: "Where to write the merged report (else stdout, or the job's report location with --job).")
         var output: String?
+
+        @Option(help: "Find the shard reports from this job file's report location (with --run-id and --shards).")
+        var job: String?
+
+        @Option(help: "With --job: the run id the shards shared (else CONVEYOR_RUN_ID).")
+        var runId: String?
+
+        @Option(help: "With --job: how many shards the run had.")
+        var shards: Int?
+
+        @Option(name: .customLong("var"), help: "With --job: set a variable, NAME=VALUE, as the run did (repeatable).")
+        var vars: [String] = []
 
         @OptionGroup var aws: AWSOptions
 
+        func validate() throws {
+            if job == nil {
+                if reports.isEmpty { throw ValidationError("give the shard reports' locations, or --job JOB.yaml --run-id ID --shards N") }
+                if runId != nil || shards != nil || !vars.isEmpty {
+                    throw ValidationError("--run-id, --shards and --var go with --job")
+                }
+            } else {
+                if !reports.isEmpty { throw ValidationError("give either report locations or --job, not both") }
+                if shards == nil { throw ValidationError("--job needs --shards N, the number of shards the run had") }
+            }
+        }
+
         func run() async throws {
+            var locations = reports
+            var destination = output
+            if let jobPath = job {
+                let found = try locateShardReports(jobPath: jobPath)
+                locations = found.shards.map(\.description)
+                destination = destination ?? found.merged.description
+            }
             var parts: [RunReport] = []
-            for uri in reports { parts.append(try await loadReport(uri, aws: aws)) }
+            for uri in locations { parts.append(try await loadReport(uri, aws: aws)) }
             let merged: RunReport
             do {
                 merged = try RunReport.merge(parts)
@@ -46,13 +80,35 @@ struct Report: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("error: \(error)\n".utf8))
                 throw ExitCode(ExitStatus.invalid)
             }
-            if let output {
-                let storage = try storageFor([output], aws: aws)
-                let uri = try parseLocation(output)
+            if let destination {
+                let storage = try storageFor([destination], aws: aws)
+                let uri = try parseLocation(destination)
                 _ = try await storage.put(uri, data: merged.encoded(), contentType: "application/json", ifAbsent: false)
                 print(merged.render())
             } else {
                 FileHandle.standardOutput.write(merged.encoded())
+            }
+        }
+
+        /// The shard reports of `--run-id` in `--shards` shards, from the job's report location.
+        private func locateShardReports(jobPath: String) throws -> ShardReports {
+            let environmentID = ProcessInfo.processInfo.environment["CONVEYOR_RUN_ID"].flatMap { $0.isEmpty ? nil : $0 }
+            guard let id = runId ?? environmentID else {
+                throw ValidationError("--job needs the run id the shards shared: --run-id ID (or CONVEYOR_RUN_ID)")
+            }
+            let overrides = try parseVars(vars)
+            let loaded: Job
+            do {
+                loaded = try JobLoader.load(path: jobPath, overrides: overrides)
+            } catch {
+                report(error.diagnostics)
+                throw ExitCode(ExitStatus.invalid)
+            }
+            do {
+                return try ShardReports.locate(job: loaded, runID: try RunIdentity.given(id).id, count: shards ?? 1)
+            } catch {
+                FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+                throw ExitCode(ExitStatus.invalid)
             }
         }
     }

@@ -65,8 +65,10 @@ struct Run: AsyncParsableCommand {
         report(job.warnings)
         let services: RunServices
         let shard: Shard?
+        let identity: RunIdentity
         do {
             shard = try items.parsedShard()
+            identity = try items.runIdentity()
             services = try RunServices.make(for: job, profile: aws.profile, region: aws.region, model: true)
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
@@ -77,7 +79,7 @@ struct Run: AsyncParsableCommand {
             session = try RunSession(job: job, services: services,
                                      options: RunOptions(shard: shard, maxItems: items.maxItems, concurrency: concurrency,
                                                          breakLock: breakLock),
-                                     logger: logger, conveyorVersion: ConveyorVersion.current)
+                                     identity: identity, logger: logger, conveyorVersion: ConveyorVersion.current)
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             throw ExitCode(ExitStatus.invalid)

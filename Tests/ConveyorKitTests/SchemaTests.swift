@@ -13,12 +13,15 @@ import TestSupport
                 "schema/conveyor-job.schema.json is out of date: run `conveyor schema > schema/conveyor-job.schema.json`")
     }
 
+    /// Every job file shipped in jobs/ and examples/; examples/deploy/ holds orchestrator
+    /// manifests (Kubernetes YAML), not job files, and has its own check (Tests/deploy).
     func jobFiles() throws -> [String] {
         var files: [String] = []
         for folder in ["jobs", "examples"] {
             let dir = root.appendingPathComponent(folder)
             guard let walker = FileManager.default.enumerator(atPath: dir.path) else { continue }
             while let relative = walker.nextObject() as? String {
+                if relative.hasPrefix("deploy/") { continue }
                 if relative.hasSuffix(".yaml") { files.append(dir.appendingPathComponent(relative).path) }
             }
         }

@@ -125,8 +125,28 @@ public struct Limits: Sendable, Equatable {
     public var readTimeout: Duration = .seconds(60)
     public var maxFailures: FailureLimit?
     public var budgetUSD: Double?
+    /// Whose limits these are when the job runs in shards.
+    public var scope: LimitScope = .job
 
     public init() {}
+
+    /// The limits one shard of `shard.count` paces to: with scope `job`, the request, token and
+    /// budget caps are shared out equally (the shards cannot see each other's use); concurrency,
+    /// attempts, timeouts and maxFailures are each process's own.
+    public func share(for shard: Shard?) -> Limits {
+        guard let shard, shard.count > 1, scope == .job else { return self }
+        var share = self
+        let n = Double(shard.count)
+        share.requestsPerMinute = requestsPerMinute.map { $0 / n }
+        share.tokensPerMinute = tokensPerMinute.map { $0 / n }
+        share.budgetUSD = budgetUSD.map { $0 / n }
+        return share
+    }
+}
+
+/// `limits.scope`: `job` (the caps are the whole job's, shared among its shards) or `shard`.
+public enum LimitScope: String, Sendable, Equatable, CaseIterable {
+    case job, shard
 }
 
 public enum Engine: String, Sendable, Equatable, CaseIterable {

@@ -114,6 +114,8 @@ public enum JobFormat {
         JobField("readTimeout", .duration, default: "60s", "Longest silence while waiting for an answer."),
         JobField("maxFailures", .countOrPercent, "Stop early (exit 4) once more items than this have failed: a count or \"5%\"."),
         JobField("budgetUSD", .number(minimum: 0), "Stop admitting calls before the estimated cost passes this (exit 4)."),
+        JobField("scope", .string(enumeration: ["job", "shard"]), default: "job",
+                 "With --shard I/N: job (requestsPerMinute, tokensPerMinute and budgetUSD are the whole job's, each shard takes 1/N) or shard (each shard gets them whole)."),
     ])
 
     static let batch = JobShape.object([

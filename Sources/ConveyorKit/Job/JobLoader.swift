@@ -424,6 +424,7 @@ final class JobReader {
             if let v = string(value(l, "readTimeout")).flatMap(DurationText.parse) { limits.readTimeout = v }
             limits.maxFailures = string(value(l, "maxFailures")).flatMap(FailureLimitText.parse)
             limits.budgetUSD = double(value(l, "budgetUSD"))
+            if let v = string(value(l, "scope")).flatMap(LimitScope.init(rawValue:)) { limits.scope = v }
         }
 
         // vars, with --var overrides

@@ -71,7 +71,7 @@ public enum DryRun {
         summary.ssmParameters = prompts.ssmParameters
         summary.s3PromptObjects = prompts.s3Objects
         summary.shard = options.shard
-        summary.reportLocation = try? builder.report()?.description
+        summary.reportLocation = try? builder.report().map { options.shard?.located($0) ?? $0 }?.description
         let maxBytes = job.inputs?.maxBytes ?? 1_048_576
         // characters of a prompt without its input: the templates' own text
         let fixedCharacters = (prompts.system?.text.count ?? 0) + (prompts.prompt?.text.count ?? 0)
@@ -229,9 +229,10 @@ extension PlanSummary {
             line += " (\(quote.isOverride ? "prices from the job" : "prices as of \(PricingTable.asOf), \(quote.source)")"
             line += cost.isApproximate ? ", approximate)" : ")"
             lines.append(line)
-            if let budget = job.limits.budgetUSD {
+            if let budget = job.limits.share(for: shard).budgetUSD {
                 let worst = cost.worstCaseUSD ?? cost.usd
-                lines.append("Budget: \(CostEstimate.formatUSD(budget)); the worst case \(worst <= budget ? "fits" : "passes it: the run would stop early once spending approaches it (exit 4)")")
+                let whose = budget == job.limits.budgetUSD ? "" : " (this shard's share of \(CostEstimate.formatUSD(job.limits.budgetUSD ?? 0)))"
+                lines.append("Budget: \(CostEstimate.formatUSD(budget))\(whose); the worst case \(worst <= budget ? "fits" : "passes it: the run would stop early once spending approaches it (exit 4)")")
             }
         } else {
             lines.append("Estimated cost: unknown (no price for \(job.model.id); set model.pricing in the job)")

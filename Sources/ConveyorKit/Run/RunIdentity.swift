@@ -16,6 +16,18 @@ public struct RunIdentity: Sendable, Equatable {
         return RunIdentity(id: "\(compact(date))-\(suffix)", startedAt: date)
     }
 
+    /// A run id the caller chose (`--run-id`, `CONVEYOR_RUN_ID`), so that the shards of one run
+    /// share it: it names the run in reports, logs and `{{run.id}}`. It goes into object keys, so
+    /// it is 1 to 128 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit.
+    public static func given(_ id: String, at date: Date = Date()) throws(ConfigurationError) -> RunIdentity {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        guard let first = id.first, first.isASCII, first.isLetter || first.isNumber, id.count <= 128,
+              id.allSatisfy({ allowed.contains($0) }) else {
+            throw ConfigurationError("run id '\(id)' is not usable in object keys: write 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit (an AWS Batch job id: ${AWS_BATCH_JOB_ID%%:*})")
+        }
+        return RunIdentity(id: id, startedAt: date)
+    }
+
     /// `yyyyMMdd'T'HHmmss'Z'` in UTC.
     public static func compact(_ date: Date) -> String {
         let formatter = DateFormatter()

@@ -49,7 +49,7 @@ public final class RunSession: Sendable {
     /// The lock sits beside the report (or, without one, beside the outputs): `JOB.lock`, one per
     /// shard when sharded.
     public static func lockLocation(job: Job, report: StorageURI?, builder: RequestBuilder, shard: Shard?) throws -> StorageURI? {
-        let name = job.name + (shard.map { ".shard-\($0.index)-of-\($0.count)" } ?? "") + ".lock"
+        let name = job.name + (shard.map(\.nameSuffix) ?? "") + ".lock"
         let folder: StorageURI?
         if let report {
             switch report {
@@ -76,11 +76,12 @@ public final class RunSession: Sendable {
         let builder = RequestBuilder(job: job, prompts: ResolvedPrompts(system: nil, prompt: nil, ssmParameters: [], s3Objects: []),
                                      run: runValues)
         do {
-            reportURI = try builder.report()
+            // each shard writes its own report (and manifest) beside the others, whatever the run id
+            reportURI = try builder.report().map { options.shard?.located($0) ?? $0 }
         } catch {
             throw ConfigurationError("report: \(error)")
         }
-        manifest = try reportURI.map { try ManifestWriter(destination: ManifestWriter.location(besideReport: $0, runId: identity.id)) }
+        manifest = try reportURI.map { try ManifestWriter(destination: ManifestWriter.location(besideReport: $0, runId: identity.id + (options.shard.map { $0.count > 1 ? $0.nameSuffix : "" } ?? ""))) }
         lockURI = try Self.lockLocation(job: job, report: reportURI, builder: builder, shard: options.shard)
         lock = lockURI.map {
             RunLock(uri: $0, storage: services.storage, runId: identity.id, startedAt: identity.startedAt,

@@ -75,6 +75,9 @@ public final class Runner: Sendable {
     public init(job: Job, services: RunServices, options: RunOptions = RunOptions(), identity: RunIdentity = .new(),
                 recorder: any RunRecorder, logger: Logger, pacing: (any CallPacing)? = nil,
                 clock: @escaping @Sendable () -> Double = AdaptiveRateLimiter.monotonicSeconds) {
+        // a shard paces to its share of the job's limits (limits.scope)
+        var job = job
+        job.limits = job.limits.share(for: options.shard)
         self.job = job
         self.services = services
         self.options = options
