@@ -83,9 +83,5 @@ public actor CredentialRefreshCache {
         }
     }
 
-    static func format(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
+    static func format(_ date: Date) -> String { Timestamp.iso8601(date) }
 }

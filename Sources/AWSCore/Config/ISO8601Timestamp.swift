@@ -63,15 +63,8 @@ enum ISO8601Timestamp {
         guard (1...12).contains(month), (1...31).contains(day), hour <= 23, minute <= 59, second <= 60 else {
             return nil
         }
-        // Days from the civil date (Howard Hinnant's algorithm), then seconds since 1970.
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
-        let seconds = Double(days * 86_400 + hour * 3600 + minute * 60 + second - offset) + fraction
+        let seconds = Double(Timestamp.epochSeconds(year: year, month: month, day: day, hour: hour, minute: minute,
+                                                    second: second) - offset) + fraction
         return Date(timeIntervalSince1970: seconds)
     }
 }

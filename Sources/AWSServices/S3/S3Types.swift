@@ -95,22 +95,8 @@ public struct S3CompletedPart: Sendable, Equatable {
     }
 }
 
-/// Dates as HTTP headers carry them (RFC 1123) and as S3's XML does (ISO 8601).
+/// Dates as HTTP headers carry them (RFC 9110) and as S3's XML does (ISO 8601).
 enum HTTPDate {
-    static func parse(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter.date(from: text)
-    }
-
-    static func parseISO8601(_ text: String) -> Date? {
-        let withFraction = ISO8601DateFormatter()
-        withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = withFraction.date(from: text) { return date }
-        let plain = ISO8601DateFormatter()
-        plain.formatOptions = [.withInternetDateTime]
-        return plain.date(from: text)
-    }
+    static func parse(_ text: String) -> Date? { Timestamp.parseHTTPDate(text) }
+    static func parseISO8601(_ text: String) -> Date? { Timestamp.parseISO8601(text) }
 }

@@ -242,14 +242,7 @@ public struct RunReportError: Error, Sendable, Equatable, CustomStringConvertibl
 extension RunReport {
     static func timestamp(_ date: Date) -> String { RunIdentity.iso8601(date) }
 
-    static func parseTimestamp(_ text: String) -> Date? {
-        let plain = ISO8601DateFormatter()
-        plain.formatOptions = [.withInternetDateTime]
-        if let date = plain.date(from: text) { return date }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)
-    }
+    static func parseTimestamp(_ text: String) -> Date? { Timestamp.parseISO8601(text) }
 
     /// Rounds away binary noise (1.2300000000000002) for people reading the file.
     static func decimal(_ value: Double, places: Int) -> JSONValue {

@@ -1,3 +1,4 @@
+import AWSCore
 import Foundation
 
 /// A run's id and start: `20261130T020000Z-3f9a` (UTC start, then four hex digits so that two
@@ -29,20 +30,10 @@ public struct RunIdentity: Sendable, Equatable {
     }
 
     /// `yyyyMMdd'T'HHmmss'Z'` in UTC.
-    public static func compact(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return formatter.string(from: date)
-    }
+    public static func compact(_ date: Date) -> String { Timestamp.compact(date) }
 
     /// ISO 8601 with seconds, UTC: `2026-11-30T02:00:04Z`.
-    public static func iso8601(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
+    public static func iso8601(_ date: Date) -> String { Timestamp.iso8601(date) }
 
     public var date: String { TemplateValues.Run.utcDate(startedAt) }
 }

@@ -34,13 +34,7 @@ public struct TemplateValues: Sendable {
         }
 
         /// `YYYY-MM-DD` of a moment in UTC.
-        public static func utcDate(_ date: Date) -> String {
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
-            let c = calendar.dateComponents([.year, .month, .day], from: date)
-            func two(_ n: Int?) -> String { n.map { $0 < 10 ? "0\($0)" : "\($0)" } ?? "00" }
-            return "\(c.year ?? 0)-\(two(c.month))-\(two(c.day))"
-        }
+        public static func utcDate(_ date: Date) -> String { String(Timestamp.iso8601(date).prefix(10)) }
     }
 
     /// One item's values.
