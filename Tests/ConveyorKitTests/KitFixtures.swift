@@ -52,6 +52,15 @@ enum KitFixture {
         return keys
     }
 
+    /// Every run report under `reports/` in `bucket`.
+    static func reports(_ bucket: String) async throws -> [RunReport] {
+        var found: [RunReport] = []
+        for key in try await keys(bucket) where key.hasPrefix("reports/") && key.hasSuffix(".json") {
+            found.append(try RunReport.load(from: try await s3().getObject(bucket: bucket, key: key).body))
+        }
+        return found
+    }
+
     static func putParameter(_ name: String, _ value: String, secure: Bool = false) async throws {
         _ = try await ssm().call("PutParameter", ["Name": name, "Value": value, "Type": secure ? "SecureString" : "String",
                                                   "Overwrite": true])

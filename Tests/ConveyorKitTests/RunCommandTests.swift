@@ -32,14 +32,6 @@ import TestSupport
         ["AWS_ENDPOINT_URL_S3": try TestAWS.proxyURL().absoluteString, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": emulator]
     }
 
-    func reports(_ bucket: String) async throws -> [RunReport] {
-        var found: [RunReport] = []
-        for key in try await KitFixture.keys(bucket) where key.hasPrefix("reports/") && key.hasSuffix(".json") {
-            found.append(try RunReport.load(from: try await KitFixture.s3().getObject(bucket: bucket, key: key).body))
-        }
-        return found
-    }
-
     @Test func exitCodesAndTheReport() async throws {
         let bucket = try await seed(5) { $0 == 3 ? "bad [[error:ValidationException]]" : "fine \($0)" }
         let (emulator, url) = try KitFixture.startEmulator()
@@ -50,7 +42,7 @@ import TestSupport
         let first = try CLI.run(["run", job, "--progress", "never"], environment: try environment(url))
         #expect(first.status == 1, "\(first.output)")  // one item failed
         #expect(first.output.contains("4 succeeded, 1 failed"), "\(first.output)")
-        let report = try #require(try await reports(bucket).first)
+        let report = try #require(try await KitFixture.reports(bucket).first)
         #expect(report.status == .partial)
         #expect(report.counts.total == 5)
         #expect(report.failures.first?.code == "ValidationException")
@@ -98,7 +90,7 @@ import TestSupport
         kill(process.processIdentifier, SIGTERM)
         let output = CLI.finish(process)
         #expect(process.terminationStatus == 130, "\(output)")
-        let report = try #require(try await reports(bucket).first, "\(output)")
+        let report = try #require(try await KitFixture.reports(bucket).first, "\(output)")
         #expect(report.status == .interrupted)
         #expect(report.counts.succeeded == emulator.stats.accepted)  // every call made was drained and recorded
         #expect(report.counts.succeeded < 40)

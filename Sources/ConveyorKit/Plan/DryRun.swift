@@ -94,7 +94,30 @@ public enum DryRun {
                         summary.checkProblems.append((item.id, "\(error.code): \(error.message)"))
                     } catch let error as StorageError {
                         summary.checkProblems.append((item.id, "\(error.code): \(error.message)"))
+            var attachment: InputAttachment?
                     }
+                }
+            case .object(let uri, let size) where job.inputs?.attachAs != nil:
+                // an attachment's key and listed size are checked for every item; the bytes of a sample are read
+                let kind = job.inputs!.attachAs!
+                summary.objects += 1
+                summary.inputBytes += size
+                summary.estimatedInputTokens += (fixedCharacters + 3) / 4
+                do {
+                    let (format, _) = try InputAttachment.describe(key: item.key ?? "", size: size, kind: kind, maxBytes: maxBytes)
+                    summary.estimatedInputTokens += kind == .document
+                        ? ConverseMedia.documentTokens(bytes: size, format: format) : ConverseMedia.imageTokens(width: nil, height: nil)
+                    if needsRead {
+                        summary.checked += 1
+                        attachment = try await InputAttachment.read(uri, key: item.key ?? "", size: size, kind: kind,
+                                                                    maxBytes: maxBytes, storage: services.storage)
+                    }
+                } catch let error as InputProblem {
+                    summary.checkProblems.append((item.id, "\(error.code): \(error.message)"))
+                    continue
+                } catch let error as StorageError {
+                    summary.checkProblems.append((item.id, "\(error.code): \(error.message)"))
+                    continue
                 }
             case .record(let raw, _):
                 summary.records += 1
@@ -129,12 +152,16 @@ public enum DryRun {
             }
             if summary.samples.count < options.show, !isUnreadable(item) {
                 do {
-                    let request = try builder.request(for: item, input: inputText)
+                    let request = try builder.request(for: item, input: inputText, attachment: attachment)
                     let output = try builder.output(for: item, input: inputText)
                     // text from SSM parameters may be SecureString: shown by name only
                     var system = request.system?.compactMap { if case .text(let t) = $0 { return t } else { return nil } }.joined()
                     if case .ssm(let name, _) = job.system { system = "(the value of SSM parameter \(name), not shown)" }
-                    var messages = request.messages.map { ($0.role.rawValue, $0.text) }
+                    // attachments are shown by name, format and size, never their bytes
+                    var messages = request.messages.map { message in
+                        (message.role.rawValue, message.content.map { InputAttachment.summary(of: $0).map { $0 + " " } ?? "" }.joined()
+                            + message.text)
+                    }
                     if case .ssm(let name, _) = job.prompt { messages = [("user", "(rendered from SSM parameter \(name), not shown)")] }
                     summary.samples.append(PlanSummary.Sample(itemID: item.id, input: item.inputURI, output: output.description,
                                                               system: system, messages: messages))
@@ -177,6 +204,11 @@ extension PlanSummary {
         number.numberStyle = .decimal
         number.locale = Locale(identifier: "en_US_POSIX")
         number.usesGroupingSeparator = true
+    /// The estimated tokens of a request's image and document blocks.
+    static func attachmentTokens(_ request: ConverseRequest) -> Int {
+        request.messages.reduce(0) { total, message in total + message.content.reduce(0) { $0 + ConverseMedia.tokens($1) } }
+    }
+
         number.groupingSeparator = ","
         func n(_ value: Int) -> String { number.string(from: NSNumber(value: value)) ?? String(value) }
 

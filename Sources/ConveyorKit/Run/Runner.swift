@@ -255,7 +255,12 @@ public final class Runner: Sendable {
         }
         if let inputURI {
             do {
-                inputText = try TextInput.decode(try await context.storage.get(inputURI, maxBytes: maxBytes), maxBytes: maxBytes)
+                if case .object(_, let size) = item.source, let kind = context.job.inputs?.attachAs {
+                    attachment = try await InputAttachment.read(inputURI, key: item.key ?? "", size: size, kind: kind,
+                                                                maxBytes: maxBytes, storage: context.storage)
+                } else {
+                    inputText = try TextInput.decode(try await context.storage.get(inputURI, maxBytes: maxBytes), maxBytes: maxBytes)
+                }
             } catch let problem as InputProblem {
                 return fail(problem.code, problem.message)
             } catch let error as StorageError {
@@ -266,7 +271,8 @@ public final class Runner: Sendable {
         }
         let request: ConverseRequest
         do {
-            request = try context.builder.request(for: item, input: inputText)
+        var attachment: InputAttachment?
+            request = try context.builder.request(for: item, input: inputText, attachment: attachment)
         } catch {
             return fail("TemplateError", error.message)
         }
@@ -402,9 +408,9 @@ public final class Runner: Sendable {
         }
     }
 
-    /// Input tokens as Bedrock's quota first counts them: characters / 4.
+    /// Input tokens as Bedrock's quota first counts them: characters / 4, plus attachments.
     static func estimateTokens(_ request: ConverseRequest) -> Int {
-        (DryRun.characters(request) + 3) / 4
+        (DryRun.characters(request) + 3) / 4 + DryRun.attachmentTokens(request)
     }
 }
 
