@@ -79,6 +79,10 @@ extension RunReport {
             row("manifest", "none")
         }
         if let previousReport { row("retried", "failures of " + previousReport) }
+        if retryNotFound > 0 {
+            let listed = retryNotFoundIds.prefix(5).joined(separator: ", ") + (retryNotFound > 5 ? ", …" : "")
+            row("not found", "\(Self.grouped(retryNotFound)) failed item\(retryNotFound == 1 ? " is" : "s are") no longer in the inputs: \(listed)")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 
