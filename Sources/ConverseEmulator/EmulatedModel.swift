@@ -30,7 +30,8 @@ public struct EmulatedError: Error, Sendable, Equatable {
 /// The emulated model: checks a request as Bedrock does and answers it deterministically, so
 /// that tests can assert what the model saw.
 ///
-/// The answer to a text conversation is `Echo: ` followed by the last user message's text. With
+/// The answer to a text conversation is `Echo: ` followed by the last user message's text, after
+/// a note of each document or image in that message (``mediaEcho(_:)``). With
 /// `toolChoice` naming a tool (or `any`), the answer is a toolUse whose input satisfies the tool's
 /// input schema. Directives in the last user message steer a single call:
 /// `[[error:CODE]]` answers with that Bedrock error, `[[latency:MS]]` sets the latency, and

@@ -50,6 +50,7 @@ import TestSupport
         // the plan shows the turns and the attachment, never its bytes, and fails on the .bin
         let plan = try CLI.run(["plan", job, "--show", "5"], environment: try environment(url))
         #expect(plan.status == 2, "\(plan.output)")
+        #expect(plan.output.contains("(text, each attached as a document)"), "\(plan.output)")
         #expect(plan.output.contains("[user] You check reports."), "\(plan.output)")
         #expect(plan.output.contains("[assistant] Send one."), "\(plan.output)")
         #expect(plan.output.contains("[user] <document 'Q3 report' (pdf, \(samplePDF.count) bytes)> Check Q3 report."), "\(plan.output)")

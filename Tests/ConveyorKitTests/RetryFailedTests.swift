@@ -1,4 +1,5 @@
 import AWSCore
+import ConverseEmulator
 import Foundation
 import Testing
 import TestSupport
@@ -41,23 +42,43 @@ import TestSupport
         try RunReport.load(from: try await KitFixture.s3().getObject(bucket: bucket, key: key).body)
     }
 
+    /// A bucket with `objects` (key → text) under in/, an emulator, the job, and its first run
+    /// (expected to end with failed items, exit 1).
+    struct FirstRun {
+        var bucket: String
+        var emulator: ConverseEmulatorServer
+        var dir: String
+        var job: String
+        var env: [String: String]
+        var reportKey: String
+        var reportURI: String { "s3://\(bucket)/\(reportKey)" }
+
+        func cleanUp() {
+            try? emulator.stop()
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+    }
+
+    func firstRun(_ objects: [String: String]) async throws -> FirstRun {
+        let bucket = try await KitFixture.bucket(objects)
+        let (emulator, url) = try KitFixture.startEmulator()
+        let dir = try KitFixture.temporaryDirectory()
+        let job = try writeJob(dir, bucket: bucket)
+        let env = try environment(url)
+        let first = try CLI.run(["run", job, "--progress", "never"], environment: env)
+        #expect(first.status == 1, "\(first.output)")
+        return FirstRun(bucket: bucket, emulator: emulator, dir: dir, job: job, env: env, reportKey: try await newReport(bucket))
+    }
+
     @Test func onlyTheFailuresRunAgainAndTheNewReportLinksToTheOld() async throws {
         let failing: Set<Int> = [1, 2, 3, 5]
         var objects: [String: String] = [:]
         for i in 0..<6 { objects["in/t00\(i).txt"] = failing.contains(i) ? "bad \(i) [[error:ValidationException]]" : "fine \(i)" }
-        let bucket = try await KitFixture.bucket(objects)
-        let (emulator, url) = try KitFixture.startEmulator()
-        defer { try? emulator.stop() }
-        let dir = try KitFixture.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let job = try writeJob(dir, bucket: bucket)
-        let env = try environment(url)
-
-        let first = try CLI.run(["run", job, "--progress", "never"], environment: env)
-        #expect(first.status == 1, "\(first.output)")
+        let setup = try await firstRun(objects)
+        defer { setup.cleanUp() }
+        let (bucket, emulator, dir, job, env) = (setup.bucket, setup.emulator, setup.dir, setup.job, setup.env)
+        let (firstKey, firstURI) = (setup.reportKey, setup.reportURI)
         #expect(emulator.stats.calls == 6)
-        let firstKey = try await newReport(bucket)
-        let firstURI = "s3://\(bucket)/\(firstKey)"
         #expect(try await report(bucket, firstKey).counts.failed == 4)
 
         // meanwhile: t001 is fixed, t002 still fails, t003 is gone, t005's output was written
@@ -101,17 +122,13 @@ import TestSupport
 
     @Test func withAShardOnlyThatShardsFailuresRun() async throws {
         var objects: [String: String] = [:]
-        for i in 0..<12 { objects[String(format: "in/s%02d.txt", i)] = i < 10 ? "bad \(i) [[error:\(i % 2 == 0 ? "ModelErrorException" : "ValidationException")]]" : "fine" }
-        let bucket = try await KitFixture.bucket(objects)
-        let (emulator, url) = try KitFixture.startEmulator()
-        defer { try? emulator.stop() }
-        let dir = try KitFixture.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let job = try writeJob(dir, bucket: bucket)
-        let env = try environment(url)
-        let first = try CLI.run(["run", job, "--progress", "never"], environment: env)
-        #expect(first.status == 1, "\(first.output)")
-        let firstKey = try await newReport(bucket)
+        for i in 0..<12 {
+            // two codes: ten failures of one code in a row would stop the run as "failing alike"
+            objects[String(format: "in/s%02d.txt", i)] = i < 10 ? "bad \(i) [[error:\(i % 2 == 0 ? "ModelErrorException" : "ValidationException")]]" : "fine"
+        }
+        let setup = try await firstRun(objects)
+        defer { setup.cleanUp() }
+        let (bucket, emulator, job, env, firstKey) = (setup.bucket, setup.emulator, setup.job, setup.env, setup.reportKey)
         for i in 0..<10 { try await put(bucket, String(format: "in/s%02d.txt", i), "fixed \(i)") }
         let calls = emulator.stats.calls
         let shard = try Shard(index: 1, count: 2)

@@ -132,7 +132,10 @@ public enum ConverseMedia {
             while i + 9 < b.count {
                 guard b[i] == 0xFF else { return nil }
                 let marker = b[i + 1]
-                if marker == 0xFF { i += 1; continue }
+                if marker == 0xFF {
+                    i += 1  // fill byte
+                    continue
+                }
                 if (0xC0...0xCF).contains(marker) && ![0xC4, 0xC8, 0xCC].contains(marker) {
                     return (be16(i + 7), be16(i + 5))
                 }

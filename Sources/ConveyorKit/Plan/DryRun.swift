@@ -242,6 +242,7 @@ extension PlanSummary {
         if !s3PromptObjects.isEmpty { lines.append("Prompt text read from: \(s3PromptObjects.joined(separator: ", "))") }
         for location in inputLocations {
             var detail = job.inputs?.format.rawValue ?? "text"
+            if let kind = job.inputs?.attachAs { detail += ", each attached as \(kind.withArticle)" }
             if let include = job.inputs?.include, !include.isEmpty { detail += "; include \(include.joined(separator: ", "))" }
             if let exclude = job.inputs?.exclude, !exclude.isEmpty { detail += "; exclude \(exclude.joined(separator: ", "))" }
             lines.append("Inputs: \(location) (\(detail))")
