@@ -143,4 +143,60 @@ import TestSupport
         #expect(second.counts.succeeded == expected.count)
         #expect(second.retryNotFound == 0)
     }
+
+    /// A local manifest of `records`, and its URI.
+    func manifest(_ dir: String, _ name: String, _ records: [ItemRecord]) async throws -> String {
+        let writer = try ManifestWriter(destination: .file(path: dir + "/" + name))
+        for record in records { writer.append(record) }
+        return try await writer.finish(storage: Storage(s3: nil)).uri.description
+    }
+
+    func selection(_ dir: String, _ report: RunReport, job name: String = "retry-job") async throws -> RetrySelection {
+        let path = dir + "/report.json"
+        try report.encoded().write(to: URL(fileURLWithPath: path))
+        let job = try KitFixture.job("""
+            version: 1
+            name: \(name)
+            model: {id: m, maxTokens: 10}
+            prompt: "{{input}}"
+            inputs: {s3: in/}
+            output: {s3: "out/{{item.name}}.json"}
+            """, path: dir + "/job.yaml")
+        return try await RetrySelection.load(report: .file(path: path), job: job, storage: Storage(s3: nil))
+    }
+
+    @Test func aMergedReportsManifestsAreAllReadAndUnusableReportsAreRefused() async throws {
+        let dir = try KitFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let a = try await manifest(dir, "a.items.jsonl", [.failed(id: "a1", code: "X", message: "m"), .succeeded(id: "a2", latencyMs: 5, inputTokens: 1, outputTokens: 1)])
+        let b = try await manifest(dir, "b.items.jsonl", [.skipped(id: "b1"), .failed(id: "b2", code: "Y", message: "m")])
+        var merged = RunReport(job: "retry-job", runId: "20261130T020000Z-aaaa", status: .partial, startedAt: Date(),
+                               finishedAt: Date(), model: "m", counts: RunReport.Counts(total: 4, succeeded: 1, failed: 2, skipped: 1))
+        merged.manifests = [a, b]
+        let picked = try await selection(dir, merged)
+        #expect(picked.failedIDs == ["a1", "b2"])
+        #expect(picked.previousRunId == "20261130T020000Z-aaaa")
+        #expect(picked.previousReport == "file://\(dir)/report.json")
+        #expect(picked.notFound(found: ["a1"], shard: nil) == ["b2"])
+
+        func refusal(_ report: RunReport, job: String = "retry-job") async -> String {
+            do {
+                _ = try await selection(dir, report, job: job)
+                Issue.record("the report was accepted")
+                return ""
+            } catch {
+                return (error as? ConfigurationError)?.message ?? "\(error)"
+            }
+        }
+        #expect(await refusal(merged, job: "other").contains("is a report of job 'retry-job', not of 'other'"))
+        var dry = merged
+        dry.dryRun = true
+        #expect(await refusal(dry).contains("is the report of a dry run"))
+        var bare = merged
+        bare.manifests = nil
+        #expect(await refusal(bare).contains("names no item manifest"))
+        var gone = merged
+        gone.manifests = ["file://\(dir)/missing.items.jsonl"]
+        #expect(await refusal(gone).contains("cannot read the manifest"))
+    }
 }
