@@ -122,7 +122,8 @@ public enum ConverseMedia {
                 let bits = Int(b[21]) | Int(b[22]) << 8 | Int(b[23]) << 16 | Int(b[24]) << 24
                 return ((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
             case "VP8X":
-                return ((Int(b[24]) | Int(b[25]) << 8 | Int(b[26]) << 16) + 1, (Int(b[27]) | Int(b[28]) << 8 | Int(b[29]) << 16) + 1)
+                func le24(_ i: Int) -> Int { Int(b[i]) | Int(b[i + 1]) << 8 | Int(b[i + 2]) << 16 }
+                return (le24(24) + 1, le24(27) + 1)
             default: return nil
             }
         }

@@ -104,9 +104,11 @@ public enum DryRun {
                 summary.inputBytes += size
                 summary.estimatedInputTokens += (fixedCharacters + 3) / 4
                 do {
-                    let (format, _) = try InputAttachment.describe(key: item.key ?? "", size: size, kind: kind, maxBytes: maxBytes)
+                    let (format, _) = try InputAttachment.describe(key: item.key ?? "", size: size, kind: kind,
+                                                                   maxBytes: maxBytes)
                     summary.estimatedInputTokens += kind == .document
-                        ? ConverseMedia.documentTokens(bytes: size, format: format) : ConverseMedia.imageTokens(width: nil, height: nil)
+                        ? ConverseMedia.documentTokens(bytes: size, format: format)
+                        : ConverseMedia.imageTokens(width: nil, height: nil)
                     if needsRead {
                         summary.checked += 1
                         attachment = try await InputAttachment.read(uri, key: item.key ?? "", size: size, kind: kind,
@@ -173,8 +175,8 @@ public enum DryRun {
                     if case .ssm(let name, _) = job.system { system = "(the value of SSM parameter \(name), not shown)" }
                     // attachments are shown by name, format and size, never their bytes
                     var messages = request.messages.map { message in
-                        (message.role.rawValue, message.content.map { InputAttachment.summary(of: $0).map { $0 + " " } ?? "" }.joined()
-                            + message.text)
+                        let attached = message.content.compactMap { InputAttachment.summary(of: $0) }.map { $0 + " " }.joined()
+                        return (message.role.rawValue, attached + message.text)
                     }
                     if case .ssm(let name, _) = job.prompt { messages = [("user", "(rendered from SSM parameter \(name), not shown)")] }
                     summary.samples.append(PlanSummary.Sample(itemID: item.id, input: item.inputURI, output: output.description,
@@ -260,7 +262,8 @@ extension PlanSummary {
                 + "\(n(retry.ids(in: shard).count)) failed item\(retry.ids(in: shard).count == 1 ? "" : "s")"
                 + (shard.map { " in shard \($0)" } ?? "") + ", \(n(items)) found in the inputs")
             if !retryItems.isEmpty {
-                lines.append("Would retry: \(retryItems.joined(separator: ", "))\(items > retryItems.count ? ", … (\(n(items - retryItems.count)) more)" : "")")
+                let more = items > retryItems.count ? ", … (\(n(items - retryItems.count)) more)" : ""
+                lines.append("Would retry: \(retryItems.joined(separator: ", "))\(more)")
             }
             if let missing = retryNotFound, !missing.isEmpty {
                 lines.append("No longer in the inputs (\(n(missing.count)), cannot be retried): "

@@ -308,7 +308,8 @@ extension RunReport {
         o["host"] = Self.string(host)
         o["previousReport"] = Self.string(previousReport)
         if previousReport != nil {
-            o["retryNotFound"] = .object(["count": Self.int(retryNotFound), "ids": .array(retryNotFoundIds.map(JSONValue.string))])
+            o["retryNotFound"] = .object(["count": Self.int(retryNotFound),
+                                          "ids": .array(retryNotFoundIds.map(JSONValue.string))])
         }
         o["throughput"] = .object([
             "itemsPerSecond": itemsPerSecond.map { Self.decimal($0, places: 3) } ?? .null,

@@ -81,7 +81,8 @@ extension RunReport {
         if let previousReport { row("retried", "failures of " + previousReport) }
         if retryNotFound > 0 {
             let listed = retryNotFoundIds.prefix(5).joined(separator: ", ") + (retryNotFound > 5 ? ", …" : "")
-            row("not found", "\(Self.grouped(retryNotFound)) failed item\(retryNotFound == 1 ? " is" : "s are") no longer in the inputs: \(listed)")
+            let items = "\(Self.grouped(retryNotFound)) failed item\(retryNotFound == 1 ? " is" : "s are")"
+            row("not found", "\(items) no longer in the inputs: \(listed)")
         }
         return lines.joined(separator: "\n") + "\n"
     }

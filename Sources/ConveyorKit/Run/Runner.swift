@@ -181,9 +181,11 @@ public final class Runner: Sendable {
             let missing = retry.notFound(found: found, shard: options.shard)
             notFound.withLock { $0 = missing }
             if !missing.isEmpty {
-                let one = missing.count == 1
-                logger.warning("\(missing.count) item\(one ? "" : "s") that failed in run \(retry.previousRunId) \(one ? "is" : "are") no longer in the inputs and cannot be retried",
-                    metadata: ["ids": "\(missing.prefix(10).joined(separator: ", "))\(missing.count > 10 ? ", …" : "")"])
+                let items = missing.count == 1 ? "1 item that failed in run \(retry.previousRunId) is"
+                    : "\(missing.count) items that failed in run \(retry.previousRunId) are"
+                let ids = missing.prefix(10).joined(separator: ", ") + (missing.count > 10 ? ", …" : "")
+                logger.warning("\(items) no longer in the inputs: not retried",
+                               metadata: ["ids": "\(ids)"])
             }
         }
     }
