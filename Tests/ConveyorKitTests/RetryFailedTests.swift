@@ -9,18 +9,7 @@ import TestSupport
 /// the emulator failing the items whose text asks it to, model calls counted at the emulator.
 @Suite(.timeLimit(.minutes(3))) struct RetryFailedTests {
     func writeJob(_ dir: String, bucket: String, name: String = "retry-job") throws -> String {
-        let path = dir + "/\(name).yaml"
-        try """
-            version: 1
-            name: \(name)
-            model: {id: anthropic.claude-3-haiku-20240307-v1:0, maxTokens: 50}
-            prompt: "Summarise: {{input}}"
-            inputs: {s3: "s3://\(bucket)/in/"}
-            output: {s3: "s3://\(bucket)/out/{{item.name}}.json"}
-            report: s3://\(bucket)/reports/{{run.id}}.json
-            limits: {concurrency: 2}
-            """.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        try KitFixture.writeJob(dir, bucket: bucket, name: name, concurrency: 2)
     }
 
     func environment(_ emulator: String) throws -> [String: String] {

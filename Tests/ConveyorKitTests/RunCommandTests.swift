@@ -7,19 +7,7 @@ import TestSupport
 /// `conveyor run` as cron runs it: exit codes, the lock, signals, crashes.
 @Suite(.timeLimit(.minutes(3))) struct RunCommandTests {
     func writeJob(_ dir: String, bucket: String, concurrency: Int = 4, extra: String = "") throws -> String {
-        let path = dir + "/job.yaml"
-        try """
-            version: 1
-            name: cli-run
-            model: {id: anthropic.claude-3-haiku-20240307-v1:0, maxTokens: 50}
-            prompt: "Summarise: {{input}}"
-            inputs: {s3: "s3://\(bucket)/in/"}
-            output: {s3: "s3://\(bucket)/out/{{item.name}}.json"}
-            report: s3://\(bucket)/reports/{{run.id}}.json
-            limits: {concurrency: \(concurrency)}
-            \(extra)
-            """.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        try KitFixture.writeJob(dir, bucket: bucket, name: "cli-run", concurrency: concurrency, extra: extra)
     }
 
     func seed(_ count: Int, text: (Int) -> String = { "ticket \($0)" }) async throws -> String {
