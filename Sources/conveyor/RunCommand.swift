@@ -81,6 +81,7 @@ struct Run: AsyncParsableCommand {
         let retry = try await loadRetrySelection(retryFailed, job: job, storage: services.storage)
         let session: RunSession
         do {
+            try retry?.check(newRunID: identity.id)
             session = try RunSession(job: job, services: services,
                                      options: RunOptions(shard: shard, maxItems: items.maxItems, concurrency: concurrency,
                                                          breakLock: breakLock, retry: retry),

@@ -167,6 +167,9 @@ import TestSupport
         #expect(picked.previousRunId == "20261130T020000Z-aaaa")
         #expect(picked.previousReport == "file://\(dir)/report.json")
         #expect(picked.notFound(found: ["a1"], shard: nil) == ["b2"])
+        // a retry under the retried run's own id would overwrite its report
+        #expect(throws: ConfigurationError.self) { try picked.check(newRunID: "20261130T020000Z-aaaa") }
+        try picked.check(newRunID: "20261130T030000Z-bbbb")
 
         func refusal(_ report: RunReport, job: String = "retry-job") async -> String {
             do {

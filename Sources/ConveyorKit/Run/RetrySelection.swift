@@ -64,6 +64,15 @@ public struct RetrySelection: Sendable, Equatable {
         return RetrySelection(previousReport: uri.description, previousRunId: report.runId, failedIDs: failed)
     }
 
+    /// A retry writes a new report and manifest: under the retried run's own id (`--run-id`,
+    /// `CONVEYOR_RUN_ID`) they would overwrite what is being retried.
+    public func check(newRunID: String) throws(ConfigurationError) {
+        if newRunID == previousRunId {
+            throw ConfigurationError("--retry-failed: this run's id \(newRunID) is the retried run's own, so its report "
+                + "would overwrite \(previousReport): give the retry another --run-id (or CONVEYOR_RUN_ID)")
+        }
+    }
+
     /// The failed ids that fall in `shard` (all of them without one).
     public func ids(in shard: Shard?) -> Set<String> {
         guard let shard else { return failedIDs }
