@@ -30,7 +30,8 @@ public struct EmulatedError: Error, Sendable, Equatable {
 /// The emulated model: checks a request as Bedrock does and answers it deterministically, so
 /// that tests can assert what the model saw.
 ///
-/// The answer to a text conversation is `Echo: ` followed by the last user message's text. With
+/// The answer to a text conversation is `Echo: ` followed by the last user message's text, after
+/// a note of each document or image in that message (``mediaEcho(_:)``). With
 /// `toolChoice` naming a tool (or `any`), the answer is a toolUse whose input satisfies the tool's
 /// input schema. Directives in the last user message steer a single call:
 /// `[[error:CODE]]` answers with that Bedrock error, `[[latency:MS]]` sets the latency, and
@@ -63,6 +64,7 @@ public enum EmulatedModel {
                 }
             }
         }
+        try validateMedia(request)
         if let config = request.inferenceConfig {
             if let maxTokens = config.maxTokens, maxTokens < 1 {
                 throw .validation("1 validation error detected: Value '\(maxTokens)' at 'inferenceConfig.maxTokens' failed to satisfy constraint: Member must have value greater than or equal to 1")
@@ -83,6 +85,72 @@ public enum EmulatedModel {
         }
     }
 
+    /// Image and document blocks as Bedrock checks them: formats, document names, sizes, counts.
+    static func validateMedia(_ request: ConverseRequest) throws(EmulatedError) {
+        var documents = 0
+        var images = 0
+        var names = Set<String>()
+        for (index, message) in request.messages.enumerated() {
+            for block in message.content {
+                switch block {
+                case .document(let d):
+                    documents += 1
+                    if let format = d.format, !ConverseMedia.documentFormats.contains(format) {
+                        throw .validation("1 validation error detected: Value '\(format)' at 'messages.\(index + 1).member.content.member.document.format' failed to satisfy constraint: Member must satisfy enum value set: [\(ConverseMedia.documentFormats.joined(separator: ", "))]")
+                    }
+                    if !ConverseMedia.isValidDocumentName(d.name) {
+                        throw .validation("The document file name can only contain alphanumeric characters, whitespace characters, hyphens, parentheses, and square brackets. The name can't contain more than one consecutive whitespace character.")
+                    }
+                    if !names.insert(d.name).inserted {
+                        throw .validation("The document name '\(d.name)' is used more than once. Give each document a unique name.")
+                    }
+                    if case .bytes(let data) = d.source {
+                        if data.isEmpty { throw .validation("The document at messages.\(index).content is empty.") }
+                        if data.count > ConverseMedia.maxDocumentBytes {
+                            throw .validation("The document at messages.\(index).content is \(data.count) bytes; the maximum is \(ConverseMedia.maxDocumentBytes).")
+                        }
+                    }
+                case .image(let i):
+                    images += 1
+                    if !ConverseMedia.imageFormats.contains(i.format) {
+                        throw .validation("1 validation error detected: Value '\(i.format)' at 'messages.\(index + 1).member.content.member.image.format' failed to satisfy constraint: Member must satisfy enum value set: [\(ConverseMedia.imageFormats.joined(separator: ", "))]")
+                    }
+                    if case .bytes(let data) = i.source {
+                        if data.isEmpty { throw .validation("The image at messages.\(index).content is empty.") }
+                        if data.count > ConverseMedia.maxImageBytes {
+                            throw .validation("The image at messages.\(index).content is \(data.count) bytes; the maximum is \(ConverseMedia.maxImageBytes).")
+                        }
+                    }
+                default:
+                    break
+                }
+            }
+        }
+        if documents > ConverseMedia.maxDocuments {
+            throw .validation("Too many documents: \(documents); a request may have at most \(ConverseMedia.maxDocuments).")
+        }
+        if images > ConverseMedia.maxImages {
+            throw .validation("Too many images: \(images); a request may have at most \(ConverseMedia.maxImages).")
+        }
+    }
+
+    /// What the model saw of the last user message's images and documents, for its answer:
+    /// `[document NAME (pdf, 1234 bytes)] `, so tests can check that the bytes arrived whole.
+    static func mediaEcho(_ request: ConverseRequest) -> String {
+        let content = request.messages.last { $0.role == .user }?.content ?? []
+        return content.compactMap { block -> String? in
+            func size(_ source: MediaSource) -> String {
+                if case .bytes(let data) = source { return ", \(data.count) bytes, fnv \(String(StableHash.fnv1a(bytes: data), radix: 16))" }
+                return ""
+            }
+            switch block {
+            case .document(let d): return "[document \(d.name) (\(d.format ?? "-")\(size(d.source)))] "
+            case .image(let i): return "[image (\(i.format)\(size(i.source)))] "
+            default: return nil
+            }
+        }.joined()
+    }
+
     /// The text of the last user message (its text blocks, joined).
     public static func lastUserText(_ request: ConverseRequest) -> String {
         request.messages.last { $0.role == .user }?.text ?? ""
@@ -91,9 +159,11 @@ public enum EmulatedModel {
     /// The estimate Bedrock-like quotas use: a token per four characters, rounded up.
     public static func tokens(forCharacters count: Int) -> Int { (count + 3) / 4 }
 
-    /// Input tokens of a request: its system and message text, and the size of other blocks.
+    /// Input tokens of a request: its system and message text, tool blocks by their JSON, and
+    /// images and documents as ``ConverseMedia`` counts them (images by their pixel size).
     public static func inputTokens(_ request: ConverseRequest) -> Int {
         var characters = 0
+        var media = 0
         for block in request.system ?? [] {
             if case .text(let t) = block { characters += t.count }
         }
@@ -101,21 +171,14 @@ public enum EmulatedModel {
             for block in message.content {
                 switch block {
                 case .text(let t): characters += t.count
-                case .document(let d):
-                    switch d.source {
-                    case .bytes(let data): characters += data.count
-                    case .text(let t): characters += t.count
-                    case .content(let parts): characters += parts.reduce(0) { $0 + $1.count }
-                    case .s3: characters += 4000
-                    }
-                case .image: characters += 6400  // about 1,600 tokens, as a mid-size image
+                case .document, .image: media += ConverseMedia.tokens(block)
                 case .toolUse(let t): characters += t.input.serialized().count
                 case .toolResult(let r): characters += r.content.reduce(0) { $0 + $1.json.serialized().count }
                 default: break
                 }
             }
         }
-        return max(1, tokens(forCharacters: characters))
+        return max(1, tokens(forCharacters: characters) + media)
     }
 
     /// A directive `[[name:value]]` in the text, if present.
@@ -152,7 +215,7 @@ public enum EmulatedModel {
                 usage: TokenUsage(inputTokens: input, outputTokens: output, totalTokens: input + output),
                 latencyMs: latencyMs)
         }
-        var reply = "Echo: " + text
+        var reply = "Echo: " + mediaEcho(request) + text
         var stop = StopReason.endTurn
         if let sequences = request.inferenceConfig?.stopSequences {
             for sequence in sequences where !sequence.isEmpty {

@@ -11,8 +11,10 @@ struct EmulatorCommand: ParsableCommand {
         abstract: "A local Amazon Bedrock Converse endpoint with quotas, latency and faults.",
         discussion: """
             Serves POST /model/{modelId}/converse like Bedrock Runtime, on loopback only. Answers are \
-            deterministic ("Echo: " and the last user message; a toolUse matching the tool's schema when \
-            toolChoice names a tool). GET /__stats reports counters; POST /__reset clears them and refills \
+            deterministic ("Echo: " and the last user message, after a note of each document or image in it: \
+            [document NAME (pdf, BYTES bytes, fnv HASH)]; a toolUse matching the tool's schema when toolChoice \
+            names a tool). Documents and images are checked as Bedrock does (formats, names, sizes) and \
+            charged by size and pixels. GET /__stats reports counters; POST /__reset clears them and refills \
             the quotas. Point a client at it with AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://HOST:PORT.
 
             Directives in the last user message steer one call: [[error:CODE]] answers with that Bedrock \

@@ -174,8 +174,20 @@ struct Plan: AsyncParsableCommand {
     }
 }
 
+/// `--retry-failed REPORT_URI`: the failed items of that report (exit 2 when it cannot be used).
+func loadRetrySelection(_ report: String?, job: Job, storage: Storage) async throws -> RetrySelection? {
+    guard let report else { return nil }
+    do {
+        return try await RetrySelection.load(report: try parseLocation(report), job: job, storage: storage)
+    } catch let error as ConfigurationError {
+        FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+        throw ExitCode(ExitStatus.invalid)
+    }
+}
+
 /// The dry run, shared by `plan` and `run --dry-run`.
-func runDryRun(jobPath: String, items: ItemOptions, aws: AWSOptions, show: Int, checkAll: Bool) async throws {
+func runDryRun(jobPath: String, items: ItemOptions, aws: AWSOptions, show: Int, checkAll: Bool,
+               retryFailed: String? = nil) async throws {
     let job: Job
     let overrides = try parseVars(items.vars)
     do {
@@ -187,9 +199,10 @@ func runDryRun(jobPath: String, items: ItemOptions, aws: AWSOptions, show: Int, 
     report(job.warnings)
     do {
         let services = try RunServices.make(for: job, profile: aws.profile, region: aws.region, model: false)
+        let retry = try await loadRetrySelection(retryFailed, job: job, storage: services.storage)
         let summary = try await DryRun.plan(job, services: services, run: try items.runIdentity(),
                                             options: DryRunOptions(show: show, checkAll: checkAll, shard: try items.parsedShard(),
-                                                                   maxItems: items.maxItems))
+                                                                   maxItems: items.maxItems, retry: retry))
         print(summary.rendered())
         if !summary.canRun { throw ExitCode(ExitStatus.invalid) }
     } catch let error as ConfigurationError {

@@ -40,6 +40,10 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Take the job's lock even if another run holds it.")
     var breakLock = false
 
+    @Option(help: ArgumentHelp("Run only the items that failed in this report of the job (its manifest lists them); the new report links to it.",
+                               valueName: "REPORT_URI"))
+    var retryFailed: String?
+
     func validate() throws {
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if let max = items.maxItems, max < 0 { throw ValidationError("--max-items must be 0 or more") }
@@ -47,7 +51,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         if dryRun {
-            try await runDryRun(jobPath: job, items: items, aws: aws, show: 3, checkAll: false)
+            try await runDryRun(jobPath: job, items: items, aws: aws, show: 3, checkAll: false, retryFailed: retryFailed)
             return
         }
         let format = logFormat
@@ -74,11 +78,13 @@ struct Run: AsyncParsableCommand {
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             throw ExitCode(ExitStatus.invalid)
         }
+        let retry = try await loadRetrySelection(retryFailed, job: job, storage: services.storage)
         let session: RunSession
         do {
+            try retry?.check(newRunID: identity.id)
             session = try RunSession(job: job, services: services,
                                      options: RunOptions(shard: shard, maxItems: items.maxItems, concurrency: concurrency,
-                                                         breakLock: breakLock),
+                                                         breakLock: breakLock, retry: retry),
                                      identity: identity, logger: logger, conveyorVersion: ConveyorVersion.current)
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))

@@ -131,3 +131,48 @@ import Testing
         #expect(EmulatedModel.directive("latency", in: "a [[latency:250]] b") == "250")
     }
 }
+
+@Suite struct EmulatedMediaTests {
+    func request(_ blocks: [ContentBlock]) -> ConverseRequest {
+        ConverseRequest(modelId: "m", messages: [Message(role: .user, content: blocks + [.text("Look.")])])
+    }
+
+    func validationMessage(_ blocks: [ContentBlock]) -> String? {
+        do {
+            try EmulatedModel.validate(request(blocks), defaultMaxTokens: 100)
+            return nil
+        } catch {
+            #expect(error.code == "ValidationException")
+            return error.message
+        }
+    }
+
+    @Test func documentsAndImagesAreCheckedAsBedrockDoes() {
+        let pdf = Data("%PDF-1.4".utf8)
+        #expect(validationMessage([.document(DocumentBlock(format: "pdf", name: "Q3 report (v2)", source: .bytes(pdf)))]) == nil)
+        #expect(validationMessage([.document(DocumentBlock(format: "pdf", name: "q3.report", source: .bytes(pdf)))])?
+            .hasPrefix("The document file name can only contain") == true)
+        #expect(validationMessage([.document(DocumentBlock(format: "exe", name: "x", source: .bytes(pdf)))])?
+            .contains("document.format") == true)
+        #expect(validationMessage([.image(ImageBlock(format: "bmp", source: .bytes(pdf)))])?.contains("image.format") == true)
+        let big = Data(count: ConverseMedia.maxImageBytes + 1)
+        #expect(validationMessage([.image(ImageBlock(format: "png", source: .bytes(big)))])?.contains("the maximum is 3750000") == true)
+        let six = (0..<6).map { ContentBlock.document(DocumentBlock(format: "txt", name: "d\($0)", source: .bytes(pdf))) }
+        #expect(validationMessage(six)?.hasPrefix("Too many documents: 6") == true)
+        let twice = [ContentBlock.document(DocumentBlock(format: "txt", name: "d", source: .bytes(pdf)))]
+        #expect(validationMessage(twice + twice)?.contains("is used more than once") == true)
+    }
+
+    @Test func mediaTokensAndTheEchoNameWhatArrived() throws {
+        // a 1000 × 500 PNG header: 667 tokens by its pixels
+        var png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13]) + Data("IHDR".utf8)
+        png += Data([0, 0, 0x03, 0xE8, 0, 0, 0x01, 0xF4, 8, 6, 0, 0, 0])
+        let doc = Data(repeating: 0x41, count: 400)
+        let r = request([.document(DocumentBlock(format: "txt", name: "notes", source: .bytes(doc))),
+                         .image(ImageBlock(format: "png", source: .bytes(png)))])
+        #expect(EmulatedModel.inputTokens(r) == 100 + 667 + 2)  // 400 bytes of text, the image, "Look."
+        let answer = try EmulatedModel.answer(r, defaultMaxTokens: 1000, latencyMs: 1)
+        #expect(answer.text == "Echo: [document notes (txt, 400 bytes, fnv \(String(StableHash.fnv1a(bytes: doc), radix: 16)))] "
+            + "[image (png, \(png.count) bytes, fnv \(String(StableHash.fnv1a(bytes: png), radix: 16)))] Look.")
+    }
+}

@@ -52,6 +52,34 @@ enum KitFixture {
         return keys
     }
 
+    /// A job file in `dir` summarising every object under `s3://BUCKET/in/` into
+    /// `s3://BUCKET/out/OUTPUT.json`, its report under `reports/`; `extra` lines are added at the end.
+    static func writeJob(_ dir: String, bucket: String, name: String, output: String = "{{item.name}}",
+                         concurrency: Int, extra: String = "") throws -> String {
+        let path = dir + "/\(name)-\(bucket).yaml"
+        try """
+            version: 1
+            name: \(name)
+            model: {id: anthropic.claude-3-haiku-20240307-v1:0, maxTokens: 50}
+            prompt: "Summarise: {{input}}"
+            inputs: {s3: "s3://\(bucket)/in/"}
+            output: {s3: "s3://\(bucket)/out/\(output).json"}
+            report: s3://\(bucket)/reports/{{run.id}}.json
+            limits: {concurrency: \(concurrency)}
+            \(extra)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Every run report under `reports/` in `bucket`.
+    static func reports(_ bucket: String) async throws -> [RunReport] {
+        var found: [RunReport] = []
+        for key in try await keys(bucket) where key.hasPrefix("reports/") && key.hasSuffix(".json") {
+            found.append(try RunReport.load(from: try await s3().getObject(bucket: bucket, key: key).body))
+        }
+        return found
+    }
+
     static func putParameter(_ name: String, _ value: String, secure: Bool = false) async throws {
         _ = try await ssm().call("PutParameter", ["Name": name, "Value": value, "Type": secure ? "SecureString" : "String",
                                                   "Overwrite": true])

@@ -7,19 +7,7 @@ import TestSupport
 /// `conveyor run` as cron runs it: exit codes, the lock, signals, crashes.
 @Suite(.timeLimit(.minutes(3))) struct RunCommandTests {
     func writeJob(_ dir: String, bucket: String, concurrency: Int = 4, extra: String = "") throws -> String {
-        let path = dir + "/job.yaml"
-        try """
-            version: 1
-            name: cli-run
-            model: {id: anthropic.claude-3-haiku-20240307-v1:0, maxTokens: 50}
-            prompt: "Summarise: {{input}}"
-            inputs: {s3: "s3://\(bucket)/in/"}
-            output: {s3: "s3://\(bucket)/out/{{item.name}}.json"}
-            report: s3://\(bucket)/reports/{{run.id}}.json
-            limits: {concurrency: \(concurrency)}
-            \(extra)
-            """.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        try KitFixture.writeJob(dir, bucket: bucket, name: "cli-run", concurrency: concurrency, extra: extra)
     }
 
     func seed(_ count: Int, text: (Int) -> String = { "ticket \($0)" }) async throws -> String {
@@ -32,14 +20,6 @@ import TestSupport
         ["AWS_ENDPOINT_URL_S3": try TestAWS.proxyURL().absoluteString, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": emulator]
     }
 
-    func reports(_ bucket: String) async throws -> [RunReport] {
-        var found: [RunReport] = []
-        for key in try await KitFixture.keys(bucket) where key.hasPrefix("reports/") && key.hasSuffix(".json") {
-            found.append(try RunReport.load(from: try await KitFixture.s3().getObject(bucket: bucket, key: key).body))
-        }
-        return found
-    }
-
     @Test func exitCodesAndTheReport() async throws {
         let bucket = try await seed(5) { $0 == 3 ? "bad [[error:ValidationException]]" : "fine \($0)" }
         let (emulator, url) = try KitFixture.startEmulator()
@@ -50,7 +30,7 @@ import TestSupport
         let first = try CLI.run(["run", job, "--progress", "never"], environment: try environment(url))
         #expect(first.status == 1, "\(first.output)")  // one item failed
         #expect(first.output.contains("4 succeeded, 1 failed"), "\(first.output)")
-        let report = try #require(try await reports(bucket).first)
+        let report = try #require(try await KitFixture.reports(bucket).first)
         #expect(report.status == .partial)
         #expect(report.counts.total == 5)
         #expect(report.failures.first?.code == "ValidationException")
@@ -98,7 +78,7 @@ import TestSupport
         kill(process.processIdentifier, SIGTERM)
         let output = CLI.finish(process)
         #expect(process.terminationStatus == 130, "\(output)")
-        let report = try #require(try await reports(bucket).first, "\(output)")
+        let report = try #require(try await KitFixture.reports(bucket).first, "\(output)")
         #expect(report.status == .interrupted)
         #expect(report.counts.succeeded == emulator.stats.accepted)  // every call made was drained and recorded
         #expect(report.counts.succeeded < 40)

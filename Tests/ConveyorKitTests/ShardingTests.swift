@@ -110,18 +110,7 @@ import TestSupport
 /// their merged report counts what a single run of the same job counts.
 @Suite(.timeLimit(.minutes(3))) struct ShardedRunTests {
     func writeJob(_ dir: String, bucket: String) throws -> String {
-        let path = dir + "/\(bucket).yaml"
-        try """
-            version: 1
-            name: sharded
-            model: {id: anthropic.claude-3-haiku-20240307-v1:0, maxTokens: 50}
-            prompt: "Summarise: {{input}}"
-            inputs: {s3: "s3://\(bucket)/in/"}
-            output: {s3: "s3://\(bucket)/out/{{run.id}}/{{item.name}}.json"}
-            report: s3://\(bucket)/reports/{{run.id}}.json
-            limits: {concurrency: 4}
-            """.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        try KitFixture.writeJob(dir, bucket: bucket, name: "sharded", output: "{{run.id}}/{{item.name}}", concurrency: 4)
     }
 
     func seed() async throws -> String {

@@ -7,6 +7,9 @@ public enum InputProblem: Error, Sendable, Equatable, Hashable, CustomStringConv
     case emptyInput(String)
     /// Bigger than the size limit (`InputTooLarge`).
     case inputTooLarge(String)
+    /// An attachment (`inputs.as: document | image`) whose key's extension is not one of the
+    /// kind's formats (`UnsupportedInputFormat`).
+    case unsupportedFormat(String)
 
     /// The failure code written to the report and the manifest.
     public var code: String {
@@ -14,12 +17,13 @@ public enum InputProblem: Error, Sendable, Equatable, Hashable, CustomStringConv
         case .invalidInput: return "InvalidInput"
         case .emptyInput: return "EmptyInput"
         case .inputTooLarge: return "InputTooLarge"
+        case .unsupportedFormat: return "UnsupportedInputFormat"
         }
     }
 
     public var message: String {
         switch self {
-        case .invalidInput(let m), .emptyInput(let m), .inputTooLarge(let m): return m
+        case .invalidInput(let m), .emptyInput(let m), .inputTooLarge(let m), .unsupportedFormat(let m): return m
         }
     }
 

@@ -77,6 +77,9 @@ public struct InputsSpec: Sendable, Equatable {
     public var idField: String?
     public var maxBytes: Int
     public var location: SourceLocation
+    /// `as: document | image`: each object is attached as that block instead of being the text
+    /// of `{{input}}`; nil for `as: text`.
+    public var attachAs: AttachmentKind? = nil
 }
 
 public struct PromptItemSpec: Sendable, Equatable {

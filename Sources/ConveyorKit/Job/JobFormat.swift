@@ -82,7 +82,9 @@ public enum JobFormat {
                  "text: one item per object; jsonl: one item per line; csv: one item per row (first row is the header)."),
         JobField("idField", .string(), "For jsonl and csv: the field holding each record's id (default: KEY#LINE)."),
         JobField("maxBytes", .integer(minimum: 1), default: 1_048_576,
-                 "Largest input object (text) or record read; larger ones fail with InputTooLarge."),
+                 "Largest input object (text) or record read; larger ones fail with InputTooLarge. With `as: document` or `image` the default (and the most) is Bedrock's limit: 4,500,000 or 3,750,000 bytes."),
+        JobField("as", .string(enumeration: ["text", "document", "image"]), default: "text",
+                 "text: the object is {{input}}; document (pdf csv doc docx xls xlsx html txt md) or image (png jpeg gif webp): the object is attached to the last user turn as that block, its format from the key's extension. Format text only."),
     ])
 
     static let promptItem = JobShape.object([

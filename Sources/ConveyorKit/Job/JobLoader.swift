@@ -331,14 +331,23 @@ final class JobReader {
                       let textNode = value(item, "text"), let text = located(textNode) else { return nil }
                 return MessageSpec(role: role, text: text)
             }
+            // each rule points at the turn's role, or the turn when it has none
+            func role(_ turn: Node) -> Node { value(turn, "role") ?? turn }
             if let last = sequence.last, string(value(last, "role")) != "user" {
-                error(last, "the last of messages must be the user's turn (role: user): the model answers it")
+                error(role(last), "the last of messages must be the user's turn (role: user): the model answers it")
             }
             if let first = sequence.first, string(value(first, "role")) != "user" {
-                error(first, "the first of messages must be the user's turn (role: user), as Converse requires")
+                error(role(first), "the first of messages must be the user's turn (role: user), as Converse requires")
             }
             for (a, b) in zip(sequence, sequence.dropFirst()) where string(value(a, "role")) == string(value(b, "role")) {
-                error(b, "messages must alternate between user and assistant; this turn repeats the role of the one before")
+                error(role(b), "messages must alternate between user and assistant, as Converse requires; this turn repeats "
+                    + "the role of the one before: merge the two, or put the other role's turn between them")
+            }
+            for (i, turn) in sequence.enumerated() {
+                if case .mapping(let m) = turn, let textNode = m["text"], case .scalar(let t) = textNode,
+                   t.string.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, !Self.isNull(textNode) {
+                    error(textNode, "messages[\(i)].text is blank: Converse refuses a turn without text; write the turn's text")
+                }
             }
         }
         if prompt != nil, messages != nil, let node = value(root, "messages") {
@@ -358,10 +367,16 @@ final class JobReader {
                 guard let n = value(i, key), case .sequence(let seq) = n else { return [] }
                 return seq.compactMap { string($0) }
             }
+            let attachAs = string(value(i, "as")).flatMap(AttachmentKind.init(rawValue:))
             inputs = InputsSpec(
                 locations: locations, include: strings("include"), exclude: strings("exclude"),
                 format: string(value(i, "format")).flatMap(InputFormat.init(rawValue:)) ?? .text,
-                idField: string(value(i, "idField")), maxBytes: int(value(i, "maxBytes")) ?? 1_048_576, location: at(i))
+                idField: string(value(i, "idField")),
+                maxBytes: int(value(i, "maxBytes")) ?? attachAs?.maxBytes ?? TextInput.defaultMaxBytes, location: at(i),
+                attachAs: attachAs)
+            if let attachAs, let node = value(i, "as") {
+                checkAttachment(attachAs, node: node, inputs: i)
+            }
             for location in locations {
                 checkURI(location, context: "inputs.s3", allowTemplates: false)
             }
@@ -471,6 +486,19 @@ final class JobReader {
         return Job(path: path, version: version, name: name, description: string(value(root, "description")), model: model,
                    system: system, prompt: prompt, messages: messages, inputs: inputs, prompts: prompts, output: output,
                    report: report, limits: limits, vars: vars, engine: engine, batch: batch, templates: templates)
+    }
+
+    /// `inputs.as: document | image` sends whole objects as bytes: not records, and within
+    /// Bedrock's size limit for the kind.
+    func checkAttachment(_ kind: AttachmentKind, node: Node, inputs: Node) {
+        if let format = string(value(inputs, "format")), format != InputFormat.text.rawValue {
+            error(node, "inputs.as \(kind.rawValue) attaches whole objects; format \(format) splits them into records, "
+                + "which cannot be attachments: use format text, or as: text")
+        }
+        if let maxNode = value(inputs, "maxBytes"), let max = int(maxNode), max > kind.maxBytes {
+            error(maxNode, "inputs.maxBytes \(max) is above Bedrock's limit for \(kind.withArticle), \(kind.maxBytes) bytes: "
+                + "lower it or leave it out")
+        }
     }
 
     /// Checks a location's form: `s3://bucket/key` with a valid, literal bucket; `file:///abs`; or a

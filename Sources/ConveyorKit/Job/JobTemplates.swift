@@ -34,7 +34,8 @@ extension JobReader {
                           prompts: [PromptItemSpec], output: OutputSpec?, report: LocatedText?,
                           vars: Set<String>) -> JobTemplates? {
         let records = inputs.map { $0.format != .text } ?? false
-        let itemScope = TemplateScope.perItem(input: true, records: records, vars: vars)
+        var itemScope = TemplateScope.perItem(input: true, records: records, vars: vars)
+        itemScope.attachment = inputs?.attachAs
         func compile(_ text: LocatedText, _ scope: TemplateScope) -> Template? {
             do {
                 return try Template(text.text, scope: scope, locator: text.locator)
@@ -65,7 +66,7 @@ extension JobReader {
         }
         guard let output else { return nil }
         // the shared output key renders for inputs and for form B items without their own output
-        let outputScope = TemplateScope.perItem(input: true, records: records, vars: vars)
+        let outputScope = itemScope
         guard let outputTemplate = compileKey(output.location, outputScope) else { return nil }
         let singleItem = inputs == nil && prompts.count == 1
         let usesSharedOutput = inputs != nil || prompts.contains { $0.output == nil }

@@ -35,6 +35,11 @@ public struct PlanSummary: Sendable {
     public var shard: Shard?
     public var reportLocation: String?
     public var maxItemsReached = false
+    /// `--retry-failed`: the report retried, the ids that would run (the first 50), and the
+    /// failed ids no longer in the inputs (nil when the listing stopped at --max-items).
+    public var retry: RetrySelection?
+    public var retryItems: [String] = []
+    public var retryNotFound: [String]?
 
     /// Whether the job can run: inputs readable, prompts render.
     public var canRun: Bool { checkProblems.isEmpty }
@@ -46,13 +51,16 @@ public struct DryRunOptions: Sendable {
     public var sample = 5
     public var shard: Shard?
     public var maxItems: Int?
+    public var retry: RetrySelection?
 
-    public init(show: Int = 3, checkAll: Bool = false, sample: Int = 5, shard: Shard? = nil, maxItems: Int? = nil) {
+    public init(show: Int = 3, checkAll: Bool = false, sample: Int = 5, shard: Shard? = nil, maxItems: Int? = nil,
+                retry: RetrySelection? = nil) {
         self.show = show
         self.checkAll = checkAll
         self.sample = sample
         self.shard = shard
         self.maxItems = maxItems
+        self.retry = retry
     }
 }
 
@@ -65,7 +73,7 @@ public enum DryRun {
         let runValues = TemplateValues.Run(jobName: job.name, runID: run.id, startedAt: run.startedAt, vars: job.vars)
         let builder = RequestBuilder(job: job, prompts: prompts, run: runValues)
         let source = ItemSource(job: job, storage: services.storage, run: runValues, shard: options.shard,
-                                maxItems: options.maxItems)
+                                maxItems: options.maxItems, only: options.retry?.failedIDs)
         var summary = PlanSummary(job: job, run: run, modelRegion: services.modelRegion ?? job.model.region,
                                   inputLocations: try source.inputLocations().map(\.description))
         summary.ssmParameters = prompts.ssmParameters
@@ -77,11 +85,42 @@ public enum DryRun {
         let fixedCharacters = (prompts.system?.text.count ?? 0) + (prompts.prompt?.text.count ?? 0)
             + job.templates.messages.reduce(0) { $0 + $1.text.text.count }
 
+        summary.retry = options.retry
+        var found = Set<String>()
         for try await item in source {
             summary.items += 1
+            if options.retry != nil {
+                found.insert(item.id)
+                if summary.retryItems.count < 50 { summary.retryItems.append(item.id) }
+            }
             var inputText: String?
+            var attachment: InputAttachment?
             let needsRead = summary.checked < (options.checkAll ? Int.max : options.sample) || summary.samples.count < options.show
             switch item.source {
+            case .object(let uri, let size) where job.inputs?.attachAs != nil:
+                // an attachment's key and listed size are checked for every item; the bytes of a sample are read
+                let kind = job.inputs!.attachAs!
+                summary.objects += 1
+                summary.inputBytes += size
+                summary.estimatedInputTokens += (fixedCharacters + 3) / 4
+                do {
+                    let (format, _) = try InputAttachment.describe(key: item.key ?? "", size: size, kind: kind,
+                                                                   maxBytes: maxBytes)
+                    summary.estimatedInputTokens += kind == .document
+                        ? ConverseMedia.documentTokens(bytes: size, format: format)
+                        : ConverseMedia.imageTokens(width: nil, height: nil)
+                    if needsRead {
+                        summary.checked += 1
+                        attachment = try await InputAttachment.read(uri, key: item.key ?? "", size: size, kind: kind,
+                                                                    maxBytes: maxBytes, storage: services.storage)
+                    }
+                } catch let error as InputProblem {
+                    summary.checkProblems.append((item.id, "\(error.code): \(error.message)"))
+                    continue
+                } catch let error as StorageError {
+                    summary.checkProblems.append((item.id, "\(error.code): \(error.message)"))
+                    continue
+                }
             case .object(let uri, let size):
                 summary.objects += 1
                 summary.inputBytes += size
@@ -129,12 +168,16 @@ public enum DryRun {
             }
             if summary.samples.count < options.show, !isUnreadable(item) {
                 do {
-                    let request = try builder.request(for: item, input: inputText)
+                    let request = try builder.request(for: item, input: inputText, attachment: attachment)
                     let output = try builder.output(for: item, input: inputText)
                     // text from SSM parameters may be SecureString: shown by name only
                     var system = request.system?.compactMap { if case .text(let t) = $0 { return t } else { return nil } }.joined()
                     if case .ssm(let name, _) = job.system { system = "(the value of SSM parameter \(name), not shown)" }
-                    var messages = request.messages.map { ($0.role.rawValue, $0.text) }
+                    // attachments are shown by name, format and size, never their bytes
+                    var messages = request.messages.map { message in
+                        let attached = message.content.compactMap { InputAttachment.summary(of: $0) }.map { $0 + " " }.joined()
+                        return (message.role.rawValue, attached + message.text)
+                    }
                     if case .ssm(let name, _) = job.prompt { messages = [("user", "(rendered from SSM parameter \(name), not shown)")] }
                     summary.samples.append(PlanSummary.Sample(itemID: item.id, input: item.inputURI, output: output.description,
                                                               system: system, messages: messages))
@@ -144,6 +187,9 @@ public enum DryRun {
             }
         }
         if let limit = options.maxItems, summary.items >= limit { summary.maxItemsReached = true }
+        if let retry = options.retry, !summary.maxItemsReached {
+            summary.retryNotFound = retry.notFound(found: found, shard: options.shard)
+        }
         if let maxTokens = job.model.maxTokens { summary.worstCaseOutputTokens = summary.items * maxTokens }
         if let quote = PricingTable.quote(for: job.model.id, region: summary.modelRegion, override: job.model.pricing) {
             summary.quote = quote
@@ -158,6 +204,11 @@ public enum DryRun {
     static func isUnreadable(_ item: WorkItem) -> Bool {
         if case .unreadable = item.source { return true }
         return false
+    }
+
+    /// The estimated tokens of a request's image and document blocks.
+    static func attachmentTokens(_ request: ConverseRequest) -> Int {
+        request.messages.reduce(0) { total, message in total + message.content.reduce(0) { $0 + ConverseMedia.tokens($1) } }
     }
 
     static func characters(_ request: ConverseRequest) -> Int {
@@ -193,6 +244,7 @@ extension PlanSummary {
         if !s3PromptObjects.isEmpty { lines.append("Prompt text read from: \(s3PromptObjects.joined(separator: ", "))") }
         for location in inputLocations {
             var detail = job.inputs?.format.rawValue ?? "text"
+            if let kind = job.inputs?.attachAs { detail += ", each attached as \(kind.withArticle)" }
             if let include = job.inputs?.include, !include.isEmpty { detail += "; include \(include.joined(separator: ", "))" }
             if let exclude = job.inputs?.exclude, !exclude.isEmpty { detail += "; exclude \(exclude.joined(separator: ", "))" }
             lines.append("Inputs: \(location) (\(detail))")
@@ -205,6 +257,19 @@ extension PlanSummary {
         if let shard { itemsLine += ", shard \(shard)" }
         if maxItemsReached { itemsLine += ", stopped at --max-items" }
         lines.append(itemsLine)
+        if let retry {
+            lines.append("Retrying the failures of \(retry.previousReport) (run \(retry.previousRunId)): "
+                + "\(n(retry.ids(in: shard).count)) failed item\(retry.ids(in: shard).count == 1 ? "" : "s")"
+                + (shard.map { " in shard \($0)" } ?? "") + ", \(n(items)) found in the inputs")
+            if !retryItems.isEmpty {
+                let more = items > retryItems.count ? ", … (\(n(items - retryItems.count)) more)" : ""
+                lines.append("Would retry: \(retryItems.joined(separator: ", "))\(more)")
+            }
+            if let missing = retryNotFound, !missing.isEmpty {
+                lines.append("No longer in the inputs (\(n(missing.count)), cannot be retried): "
+                    + missing.prefix(20).joined(separator: ", ") + (missing.count > 20 ? ", …" : ""))
+            }
+        }
         if !unreadableRecords.isEmpty {
             lines.append("Unreadable records: \(n(unreadableRecords.count)) (these items would fail):")
             for record in unreadableRecords.prefix(5) { lines.append("  \(record.id): \(record.code): \(record.message)") }

@@ -13,15 +13,18 @@ public struct ItemSource: AsyncSequence, Sendable {
     let shard: Shard?
     let maxItems: Int?
     let chunkSize: Int
+    /// `--retry-failed`: only the items with these ids.
+    let only: Set<String>?
 
     public init(job: Job, storage: Storage, run: TemplateValues.Run, shard: Shard? = nil, maxItems: Int? = nil,
-                chunkSize: Int = 4 * 1024 * 1024) {
+                chunkSize: Int = 4 * 1024 * 1024, only: Set<String>? = nil) {
         self.job = job
         self.storage = storage
         self.run = run
         self.shard = shard
         self.maxItems = maxItems
         self.chunkSize = chunkSize
+        self.only = only
     }
 
     /// The input locations of the job, rendered for this run and resolved against the job's folder.
@@ -63,6 +66,7 @@ public struct ItemSource: AsyncSequence, Sendable {
                 if let limit = source.maxItems, produced >= limit { return nil }
                 guard let item = try await nextCandidate() else { return nil }
                 if let shard = source.shard, !shard.contains(item) { continue }
+                if let only = source.only, !only.contains(item.id) { continue }
                 produced += 1
                 return item
             }

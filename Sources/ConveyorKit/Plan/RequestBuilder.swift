@@ -26,8 +26,12 @@ public struct RequestBuilder: Sendable {
                                                                   record: record))
     }
 
-    /// The request for `item`; `input` is the text of its input object, if it has one.
-    public func request(for item: WorkItem, input: String?) throws(TemplateRenderError) -> ConverseRequest {
+    /// The request for `item`; `input` is the text of its input object, if it has one, and
+    /// `attachment` its bytes when `inputs.as` is document or image: that block goes first in the
+    /// last user turn, before the turn's text.
+    public func request(for item: WorkItem, input: String?, attachment: InputAttachment? = nil) throws(TemplateRenderError)
+        -> ConverseRequest
+    {
         let values = values(for: item, input: input)
         var messages: [Message] = []
         if case .prompt(let id, _) = item.source, let template = job.templates.items[id]?.prompt {
@@ -38,6 +42,9 @@ public struct RequestBuilder: Sendable {
             for (role, template) in job.templates.messages {
                 messages.append(Message(role: role == .user ? .user : .assistant, content: [.text(try template.render(values))]))
             }
+        }
+        if let attachment, let last = messages.lastIndex(where: { $0.role == .user }) {
+            messages[last].content.insert(attachment.block, at: 0)
         }
         var system: [SystemContentBlock]?
         if let template = prompts.system { system = [.text(try template.render(values))] }

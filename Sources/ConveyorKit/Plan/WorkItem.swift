@@ -56,7 +56,10 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
         return try Shard(index: i, count: n)
     }
 
-    public func contains(_ item: WorkItem) -> Bool { count == 1 || Int(item.shardHash % UInt64(count)) == index }
+    public func contains(_ item: WorkItem) -> Bool { contains(id: item.id) }
+
+    /// Whether the item with this id belongs to the shard.
+    public func contains(id: String) -> Bool { count == 1 || Int(StableHash.fnv1a(id) % UInt64(count)) == index }
 
     public var description: String { "\(index)/\(count)" }
 }

@@ -176,6 +176,10 @@ public struct RunReport: Sendable, Equatable {
     public var host: String?
     /// The report whose failed items this run retried (`--retry-failed`).
     public var previousReport: String?
+    /// `--retry-failed`: how many failed items of the previous report the inputs no longer
+    /// hold, and the first ``defaultFailureLimit`` of their ids.
+    public var retryNotFound: Int = 0
+    public var retryNotFoundIds: [String] = []
     /// The latency histogram's non-empty buckets, so that shard reports merge exactly.
     public var latencyHistogram: LatencyHistogram?
     /// Merged reports: every part's manifest, and the parts.
@@ -296,6 +300,10 @@ extension RunReport {
         o["conveyorVersion"] = Self.string(conveyorVersion)
         o["host"] = Self.string(host)
         o["previousReport"] = Self.string(previousReport)
+        if previousReport != nil {
+            o["retryNotFound"] = .object(["count": Self.int(retryNotFound),
+                                          "ids": .array(retryNotFoundIds.map(JSONValue.string))])
+        }
         o["throughput"] = .object([
             "itemsPerSecond": itemsPerSecond.map { Self.decimal($0, places: 3) } ?? .null,
             "outputTokensPerSecond": outputTokensPerSecond.map { Self.decimal($0, places: 1) } ?? .null,
@@ -391,6 +399,10 @@ extension RunReport {
         report.conveyorVersion = try reader.string("conveyorVersion")
         report.host = try reader.string("host")
         report.previousReport = try reader.string("previousReport")
+        if var r = try reader.object("retryNotFound") {
+            report.retryNotFound = try r.int("count") ?? 0
+            report.retryNotFoundIds = r.object["ids"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        }
         if let list = o["manifests"]?.arrayValue { report.manifests = list.compactMap(\.stringValue) }
         if let parts = o["mergedFrom"]?.arrayValue {
             report.mergedFrom = parts.compactMap { part in
@@ -481,5 +493,13 @@ extension RunReport {
             }
             return out
         }
+    }
+}
+
+extension RunReport {
+    /// Records the failed ids `--retry-failed` could not find in the inputs.
+    public mutating func setRetryNotFound(_ ids: [String]) {
+        retryNotFound = ids.count
+        retryNotFoundIds = Array(ids.prefix(Self.defaultFailureLimit))
     }
 }

@@ -114,6 +114,9 @@ extension RunReport {
         merged.conveyorVersion = versions.count == 1 ? versions.first : nil
         let previous = Set(parts.compactMap(\.previousReport))
         merged.previousReport = previous.count == 1 ? previous.first : nil
+        // shards look for their own failed items: those not found add up
+        merged.retryNotFound = parts.reduce(0) { $0 + $1.retryNotFound }
+        merged.retryNotFoundIds = Array(parts.flatMap(\.retryNotFoundIds).sorted().prefix(failureLimit))
         return merged
     }
 

@@ -79,6 +79,11 @@ extension RunReport {
             row("manifest", "none")
         }
         if let previousReport { row("retried", "failures of " + previousReport) }
+        if retryNotFound > 0 {
+            let listed = retryNotFoundIds.prefix(5).joined(separator: ", ") + (retryNotFound > 5 ? ", …" : "")
+            let items = "\(Self.grouped(retryNotFound)) failed item\(retryNotFound == 1 ? " is" : "s are")"
+            row("not found", "\(items) no longer in the inputs: \(listed)")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

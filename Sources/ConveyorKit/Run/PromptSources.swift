@@ -18,7 +18,8 @@ public enum PromptSources {
     public static func resolve(_ job: Job, services: RunServices) async throws -> ResolvedPrompts {
         var result = ResolvedPrompts(system: job.templates.system, prompt: job.templates.prompt, ssmParameters: [], s3Objects: [])
         let records = job.inputs.map { $0.format != .text } ?? false
-        let scope = TemplateScope.perItem(input: true, records: records, vars: Set(job.vars.keys))
+        var scope = TemplateScope.perItem(input: true, records: records, vars: Set(job.vars.keys))
+        scope.attachment = job.inputs?.attachAs
         func fetch(_ source: TextSource, role: String) async throws -> Template? {
             switch source {
             case .inline:

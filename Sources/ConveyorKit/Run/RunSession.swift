@@ -90,7 +90,8 @@ public final class RunSession: Sendable {
         runner = Runner(job: job, services: services, options: options, identity: identity,
                         recorder: ReportingRecorder(stats: stats, manifest: manifest), logger: logger, pacing: pacing)
         context = RunContext(job: job.name, runId: identity.id, model: job.model.id, startedAt: identity.startedAt,
-                             shard: options.shard, conveyorVersion: conveyorVersion, host: ProcessInfo.processInfo.hostName)
+                             shard: options.shard, conveyorVersion: conveyorVersion, host: ProcessInfo.processInfo.hostName,
+                             previousReport: options.retry?.previousReport)
     }
 
     let context: RunContext
@@ -141,7 +142,8 @@ public final class RunSession: Sendable {
                 logger.error("the manifest could not be written: \(error)")
             }
         }
-        let report = stats.report(run: context, finishedAt: Date(), ending: ending, manifest: manifestURI)
+        var report = stats.report(run: context, finishedAt: Date(), ending: ending, manifest: manifestURI)
+        if let missing = runner.retryNotFound { report.setRetryNotFound(missing) }
         if let reportURI {
             do {
                 _ = try await services.storage.put(reportURI, data: report.encoded(), contentType: "application/json",

@@ -11,12 +11,16 @@ public struct RunOptions: Sendable {
     /// Overrides `limits.concurrency`.
     public var concurrency: Int?
     public var breakLock = false
+    /// `--retry-failed`: run only the items that failed in that report.
+    public var retry: RetrySelection?
 
-    public init(shard: Shard? = nil, maxItems: Int? = nil, concurrency: Int? = nil, breakLock: Bool = false) {
+    public init(shard: Shard? = nil, maxItems: Int? = nil, concurrency: Int? = nil, breakLock: Bool = false,
+                retry: RetrySelection? = nil) {
         self.shard = shard
         self.maxItems = maxItems
         self.concurrency = concurrency
         self.breakLock = breakLock
+        self.retry = retry
     }
 }
 
@@ -104,6 +108,11 @@ public final class Runner: Sendable {
     /// Items taken from the listing so far.
     public var seen: Int { tally.state.withLock { $0.seen } }
 
+    /// With `--retry-failed`, once the listing is done: the failed ids (of this shard) that the
+    /// inputs no longer hold. Nil when not retrying, or when the listing stopped early.
+    public var retryNotFound: [String]? { notFound.withLock { $0 } }
+    let notFound = Mutex<[String]?>(nil)
+
     /// Stops admitting new calls; the calls in flight finish and their items are recorded.
     public func interrupt() {
         if tally.stop(.interrupted) { logger.notice("stopping: no new calls; waiting for the calls in flight") }
@@ -140,13 +149,15 @@ public final class Runner: Sendable {
         let builder = RequestBuilder(job: job, prompts: prompts, run: runValues)
         let existing = try await ExistingOutputs.load(job: job, builder: builder, storage: services.storage, logger: logger)
         let source = ItemSource(job: job, storage: services.storage, run: runValues, shard: options.shard,
-                                maxItems: options.maxItems)
+                                maxItems: options.maxItems, only: options.retry?.failedIDs)
         let concurrency = options.concurrency ?? job.limits.concurrency
         // items alive at once: those in calls, plus some reading inputs or writing outputs
         let slots = AsyncSlots(concurrency + max(4, concurrency / 4))
         let context = ItemContext(job: job, builder: builder, storage: services.storage, bedrock: bedrock, existing: existing)
+        var found = Set<String>()
         try await withThrowingDiscardingTaskGroup { group in
             for try await item in source {
+                if options.retry != nil { found.insert(item.id) }
                 if tally.stop != nil { break }
                 await slots.acquire()
                 if tally.stop != nil {
@@ -165,6 +176,17 @@ public final class Runner: Sendable {
                 }
             }
             if tally.stop == nil { tally.state.withLock { $0.listingDone = true } }
+        }
+        if let retry = options.retry, knownTotal != nil, options.maxItems.map({ seen < $0 }) ?? true {
+            let missing = retry.notFound(found: found, shard: options.shard)
+            notFound.withLock { $0 = missing }
+            if !missing.isEmpty {
+                let items = missing.count == 1 ? "1 item that failed in run \(retry.previousRunId) is"
+                    : "\(missing.count) items that failed in run \(retry.previousRunId) are"
+                let ids = missing.prefix(10).joined(separator: ", ") + (missing.count > 10 ? ", …" : "")
+                logger.warning("\(items) no longer in the inputs: not retried",
+                               metadata: ["ids": "\(ids)"])
+            }
         }
     }
 
@@ -246,6 +268,7 @@ public final class Runner: Sendable {
         }
         // its input
         var inputText: String?
+        var attachment: InputAttachment?
         let maxBytes = context.job.inputs?.maxBytes ?? 1_048_576
         var inputURI: StorageURI?
         switch item.source {
@@ -255,7 +278,12 @@ public final class Runner: Sendable {
         }
         if let inputURI {
             do {
-                inputText = try TextInput.decode(try await context.storage.get(inputURI, maxBytes: maxBytes), maxBytes: maxBytes)
+                if case .object(_, let size) = item.source, let kind = context.job.inputs?.attachAs {
+                    attachment = try await InputAttachment.read(inputURI, key: item.key ?? "", size: size, kind: kind,
+                                                                maxBytes: maxBytes, storage: context.storage)
+                } else {
+                    inputText = try TextInput.decode(try await context.storage.get(inputURI, maxBytes: maxBytes), maxBytes: maxBytes)
+                }
             } catch let problem as InputProblem {
                 return fail(problem.code, problem.message)
             } catch let error as StorageError {
@@ -266,7 +294,7 @@ public final class Runner: Sendable {
         }
         let request: ConverseRequest
         do {
-            request = try context.builder.request(for: item, input: inputText)
+            request = try context.builder.request(for: item, input: inputText, attachment: attachment)
         } catch {
             return fail("TemplateError", error.message)
         }
@@ -402,9 +430,9 @@ public final class Runner: Sendable {
         }
     }
 
-    /// Input tokens as Bedrock's quota first counts them: characters / 4.
+    /// Input tokens as Bedrock's quota first counts them: characters / 4, plus attachments.
     static func estimateTokens(_ request: ConverseRequest) -> Int {
-        (DryRun.characters(request) + 3) / 4
+        (DryRun.characters(request) + 3) / 4 + DryRun.attachmentTokens(request)
     }
 }
 

@@ -18,6 +18,9 @@ public struct TemplateScope: Sendable, Equatable {
     public var records: Bool
     /// Names defined under `vars:` and by `--var`.
     public var vars: Set<String>
+    /// `inputs.as: document | image`: the input is attached as that block, so `{{input}}` has
+    /// no text to give.
+    public var attachment: AttachmentKind? = nil
 
     public init(items: Bool = true, input: Bool = true, records: Bool = false, vars: Set<String> = []) {
         self.items = items
@@ -41,7 +44,8 @@ public struct TemplateScope: Sendable, Equatable {
         case .jobName, .runID, .runDate: return true
         case .vars(let name): return vars.contains(name)
         case .itemID, .itemIndex: return items
-        case .input, .itemKey, .itemName: return items && input
+        case .input: return items && input && attachment == nil
+        case .itemKey, .itemName: return items && input
         case .record: return items && records
         }
     }
@@ -149,6 +153,10 @@ extension TemplateScope {
                 + "it can use \(usableNames.joined(separator: ", "))"
         case .record:
             return "\(variable): record fields exist only for inputs with format jsonl or csv"
+        case .input where input && attachment != nil:
+            let kind = attachment!.rawValue
+            return "{{input}} has no text: inputs.as is \(kind), so the input is attached to the request as a \(kind) "
+                + "block; remove {{input}} and refer to the attached \(kind) in words, or set inputs.as: text"
         default:
             return "\(variable) is not available: this item has no input"
         }
