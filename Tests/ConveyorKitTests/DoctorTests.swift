@@ -190,15 +190,7 @@ import TestSupport
         let bucket = try await KitFixture.bucket(["in/a.txt": "a"])
         let dir = try KitFixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let job = try writeJob(dir, """
-            version: 1
-            name: doctor-ok
-            model: {id: anthropic.claude-3-haiku-20240307-v1:0, maxTokens: 50}
-            prompt: "Summarise: {{input}}"
-            inputs: {s3: "s3://\(bucket)/in/"}
-            output: {s3: "s3://\(bucket)/out/{{item.name}}.json"}
-            report: s3://\(bucket)/reports/{{run.id}}.json
-            """)
+        let job = try RunCommandTests().writeJob(dir, bucket: bucket)  // the job `conveyor run` runs there
         let environment = ["AWS_ENDPOINT_URL_S3": try TestAWS.proxyURL().absoluteString]
         let healthy = try CLI.run(["doctor", job], environment: environment)
         #expect(healthy.status == 0, "\(healthy.output)")

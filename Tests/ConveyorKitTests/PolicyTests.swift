@@ -293,3 +293,21 @@ enum IAMCheck {
         #expect(policy.statements.first { $0.sid == "RunLock" }?.resources.first == "arn:aws:s3:::b-out/out/*/no-report.lock")
     }
 }
+
+/// docs/operations.md shows the policy the command prints for jobs/ticket-summaries.yaml.
+@Suite struct PolicyDocumentationTests {
+    @Test func theDocumentedPolicyIsTheGeneratedOne() throws {
+        let root = TestServers.repositoryRoot.path
+        let docs = try String(contentsOfFile: root + "/docs/operations.md", encoding: .utf8)
+        let section = try #require(docs.range(of: "## IAM policy for a run"))
+        let rest = docs[section.upperBound...]
+        let open = try #require(rest.range(of: "```json\n"))
+        let close = try #require(rest.range(of: "\n```", range: open.upperBound..<rest.endIndex))
+        let job = try JobLoader.load(path: root + "/jobs/ticket-summaries.yaml")
+        // as `conveyor doctor --policy jobs/ticket-summaries.yaml --account 123456789012` with no region configured
+        let generated = JobPolicy(job: job, options: JobPolicy.Options(account: "123456789012", dataRegion: job.model.region,
+                                                                       modelRegion: job.model.region))
+        #expect(String(rest[open.upperBound..<close.lowerBound]) == generated.policy.jsonText(),
+                "regenerate the policy in docs/operations.md with conveyor doctor --policy jobs/ticket-summaries.yaml --account 123456789012")
+    }
+}
