@@ -55,6 +55,35 @@ import TestSupport
         #expect(open.contains("\"ssm.*.amazonaws.com\""))
     }
 
+    @Test func explicitPromptsAWholeBucketAndAnApplicationProfile() throws {
+        let job = try KitFixture.job("""
+            version: 1
+            name: reviews
+            model: {id: "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123", maxTokens: 10}
+            inputs: {s3: "s3://whole-bucket/"}
+            prompt: "x {{input}}"
+            prompts:
+              - {id: q3, prompt: "Review {{input}}", input: "s3://docs-bucket/q3.md", output: "s3://docs-bucket/reviews/q3.json"}
+            output: {s3: "s3://out-bucket/{{item.id}}.json"}
+            """)
+        let generated = JobPolicy(job: job, options: JobPolicy.Options(account: Self.account))
+        let policy = try Self.parse(generated.policy.jsonText())
+        func statement(_ sid: String) -> [String: Any]? { policy.first { $0["Sid"] as? String == sid } }
+        #expect(statement("ReadInputs")?["Resource"] as? [String]
+            == ["arn:aws:s3:::whole-bucket/*", "arn:aws:s3:::docs-bucket/q3.md"])
+        #expect(statement("CheckExistingOutputs")?["Resource"] as? [String] == ["arn:aws:s3:::docs-bucket/reviews/q3.json"])
+        // the whole bucket is listed: no prefix condition can hold
+        let whole = policy.first { ($0["Resource"] as? [String]) == ["arn:aws:s3:::whole-bucket"] }
+        #expect(whole != nil && whole?["Condition"] == nil)
+        // no report: the lock goes beside the outputs
+        #expect(statement("RunLock")?["Resource"] as? [String]
+            == ["arn:aws:s3:::out-bucket/reviews.lock", "arn:aws:s3:::out-bucket/reviews.shard-*-of-*.lock"])
+        #expect(statement("InvokeModel")?["Resource"] as? [String] == [
+            "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123",
+            "arn:aws:bedrock:*::foundation-model/*"])
+        #expect(generated.notes.contains { $0.contains("application-inference-profile") })
+    }
+
     @Test func theEvaluatorDeniesWhatNoStatementAllows() throws {
         let policy = try Self.parse(#"""
             {"Version": "2012-10-17", "Statement": [

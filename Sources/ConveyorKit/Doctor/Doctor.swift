@@ -115,7 +115,10 @@ public enum Doctor {
                 let origin = resolved.endpoint.isCustom ? "override from \(resolved.source)" : resolved.source
                 checks.append(DoctorCheck("endpoint", .ok, "\(service.endpointPrefix): \(resolved.endpoint) (\(origin))"))
             } catch {
-                let used = service == .s3 || service == .ssm || service == .bedrockRuntime
+                // what a run needs: the model's endpoint; S3 when the job (or, without one, most jobs) uses it;
+                // SSM when the job names parameters
+                let used = service == .bedrockRuntime || (service == .s3 && job?.usesS3 ?? true)
+                    || (service == .ssm && job?.usesSSM ?? false)
                 checks.append(DoctorCheck("endpoint", used ? .fail : .warn, "\(service.endpointPrefix): \(error)",
                                           hint: used ? "set a region, or \(service.environmentVariable)" : nil))
             }
@@ -281,14 +284,18 @@ public enum Doctor {
                 return failure(error, uri: uri, section: section, action: "s3:ListBucket")
             }
         case .file(let path):
+            if input {
+                guard FileManager.default.isDirectory(path) else {
+                    return DoctorCheck(section, .fail, "\(uri): no such directory", hint: "fix the path in the job")
+                }
+                return DoctorCheck(section, .ok, "\(uri): local directory")
+            }
             var directory = path
             while !directory.isEmpty, !FileManager.default.isDirectory(directory) {
                 directory = (directory as NSString).deletingLastPathComponent
             }
-            if input && !FileManager.default.isDirectory(path) {
-                return DoctorCheck(section, .fail, "\(uri): no such directory", hint: "fix the path in the job")
-            }
-            return DoctorCheck(section, .ok, "\(uri): local store, under \(directory.isEmpty ? "." : directory)" + untested)
+            let made = FileManager.default.isDirectory(path) ? "exists" : "made by the run under \(directory.isEmpty ? "." : directory)"
+            return DoctorCheck(section, .ok, "\(uri): local directory, \(made)" + untested)
         }
     }
 
