@@ -95,6 +95,32 @@ import TestSupport
         #expect(report.checks.contains { $0.section == "endpoint" && $0.status == .fail && $0.message.hasPrefix("s3:") })
     }
 
+    @Test func credentialsFromAProfilesProcessShowTheStepAndTheExpiry() async throws {
+        let dir = try KitFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let expiry = Date().addingTimeInterval(5 * 60)
+        let secret = "process-secret-\(UUID().uuidString)"
+        let script = dir + "/creds.sh"
+        try """
+            #!/bin/sh
+            echo '{"Version": 1, "AccessKeyId": "ASIAPROCESSKEY9K4W", "SecretAccessKey": "\(secret)", \
+            "SessionToken": "\(secret)-token", "Expiration": "\(RunIdentity.iso8601(expiry))"}'
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        try "[profile batch]\ncredential_process = \(script)\nregion = ap-south-1\n"
+            .write(toFile: dir + "/config", atomically: true, encoding: .utf8)
+        let env = AWSEnvironment(variables: ["AWS_CONFIG_FILE": dir + "/config", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                                             "AWS_EC2_METADATA_DISABLED": "true", "AWS_PROFILE": "batch", "PATH": "/usr/bin:/bin"],
+                                 homeDirectory: dir)
+        let report = await Doctor.run(job: nil, environment: env)
+        let credentials = try #require(report.checks.first { $0.section == "credentials" })
+        #expect(credentials.message.hasPrefix("from credential_process, access key id ending 9K4W, temporary"), "\(credentials)")
+        #expect(credentials.status == .warn, "expiring in 5 minutes: \(credentials)")  // a long run needs a refresh
+        #expect(report.checks.contains { $0.section == "profile" && $0.message.contains("profile 'batch' (from AWS_PROFILE)") })
+        #expect(report.checks.contains { $0.section == "region" && $0.message.contains("ap-south-1 (from profile 'batch'") })
+        #expect(!"\(report.checks)".contains(secret))
+    }
+
     @Test func expiredCredentialsFail() async throws {
         let env = environment(["AWS_ACCESS_KEY_ID": "AKIDEXPIRED0001", "AWS_SECRET_ACCESS_KEY": "x",
                                "AWS_SESSION_TOKEN": "t", "AWS_REGION": "us-east-1",
