@@ -84,6 +84,24 @@ import TestSupport
         #expect(generated.notes.contains { $0.contains("application-inference-profile") })
     }
 
+    @Test func outputIsListedEvenWhenEveryItemHasItsOwn() throws {
+        let job = try KitFixture.job("""
+            version: 1
+            name: own
+            model: {id: anthropic.claude-3-haiku-20240307-v1:0, maxTokens: 10}
+            prompts:
+              - {id: a, prompt: "A", output: "s3://own-bucket/a.json"}
+              - {id: b, prompt: "B", output: "s3://own-bucket/b.json"}
+            output: {s3: "s3://shared-bucket/out/{{item.id}}.json"}
+            """)
+        let statements = JobPolicy(job: job).policy.statements
+        #expect(statements.first { $0.sid == "WriteOutputs" }?.resources == ["arn:aws:s3:::own-bucket/a.json",
+                                                                              "arn:aws:s3:::own-bucket/b.json"])
+        // ExistingOutputs lists output's folder whatever uses it
+        #expect(statements.contains { $0.resources == ["arn:aws:s3:::shared-bucket"]
+            && $0.condition?["StringLike"]?["s3:prefix"] == ["out/"] })
+    }
+
     @Test func theEvaluatorDeniesWhatNoStatementAllows() throws {
         let policy = try Self.parse(#"""
             {"Version": "2012-10-17", "Statement": [

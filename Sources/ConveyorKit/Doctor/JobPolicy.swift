@@ -197,6 +197,10 @@ public struct JobPolicy: Sendable {
             }
             addParameters()
             addModel()
+            if job.engine == .batch {
+                notes.append("engine batch is not built (run refuses it); its permissions (bedrock:CreateModelInvocationJob, "
+                    + "iam:PassRole on batch.roleArn, the staging prefix) are not in the policy")
+            }
             if job.inputs?.locations.contains(where: { !$0.text.hasPrefix("s3://") }) == true
                 || !job.output.location.text.hasPrefix("s3://") {
                 notes.append("locations on the local store need no IAM permission and are not in the policy")
@@ -241,17 +245,17 @@ public struct JobPolicy: Sendable {
         }
 
         mutating func addOutputs() {
-            var templates: [(OutputKeyTemplate, own: Bool)] = []
-            if job.inputs != nil || job.prompts.contains(where: { $0.output == nil }) {
-                templates.append((job.templates.output, false))
-            }
+            // `output` is listed for resume (and by doctor) even when every item has its own output
+            var templates: [(OutputKeyTemplate, own: Bool, written: Bool)] = [
+                (job.templates.output, false, job.inputs != nil || job.prompts.contains { $0.output == nil }),
+            ]
             for spec in job.prompts {
-                if let own = job.templates.items[spec.id]?.output { templates.append((own, true)) }
+                if let own = job.templates.items[spec.id]?.output { templates.append((own, true, true)) }
             }
-            for (template, own) in templates {
+            for (template, own, written) in templates {
                 guard case .s3(let bucket) = template.store else { continue }
                 let key = pattern(template.key)
-                writes.append(s3ARN(bucket, key))
+                if written { writes.append(s3ARN(bucket, key)) }
                 if own && job.output.onExisting != .overwrite { outputChecks.append(s3ARN(bucket, key)) }
                 list(bucket, folderPattern(template.key))
             }
