@@ -212,6 +212,26 @@ import TestSupport
         }
     }
 
+    @Test func aBucketInAnotherRegionIsAWarning() async throws {
+        let bucket = try await KitFixture.bucket(["in/a.txt": "a"])
+        try await TestAWS.proxyRules(bucketRegions: [bucket: "eu-central-1"])
+        let job = try KitFixture.job("""
+            version: 1
+            name: elsewhere
+            model: {id: anthropic.claude-3-haiku-20240307-v1:0, maxTokens: 10}
+            prompt: "x {{input}}"
+            inputs: {s3: "s3://\(bucket)/in/"}
+            output: {s3: "s3://\(bucket)/out/{{item.name}}.json"}
+            """)
+        let env = environment(["AWS_ACCESS_KEY_ID": TestAWS.accessKey, "AWS_SECRET_ACCESS_KEY": TestAWS.secretKey,
+                               "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_S3": try TestAWS.proxyURL().absoluteString])
+        let report = await Doctor.run(job: job, environment: env)
+        let input = try #require(report.checks.first { $0.section == "input" })
+        #expect(input.status == .warn, "\(input)")
+        #expect(input.message.contains("the bucket is in eu-central-1, not us-east-1"), "\(input)")
+        #expect(report.passed)
+    }
+
     @Test func aHealthyJobExitsZeroAndBadArgumentsExitTwo() async throws {
         let bucket = try await KitFixture.bucket(["in/a.txt": "a"])
         let dir = try KitFixture.temporaryDirectory()

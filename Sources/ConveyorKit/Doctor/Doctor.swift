@@ -255,7 +255,8 @@ public enum Doctor {
                 return DoctorCheck(section, .fail, "\(uri): no such object",
                                    hint: "fix the key in the job, or upload the object")
             }
-            return DoctorCheck(section, .ok, "\(uri): readable (\(object.size) bytes)")
+            return elsewhere(DoctorCheck(section, .ok, "\(uri): readable (\(object.size) bytes)"), uri: uri,
+                             services: services)
         } catch {
             return failure(error, uri: uri, section: section, action: "s3:GetObject")
         }
@@ -279,7 +280,8 @@ public enum Doctor {
                                        hint: "the run will have no items from here; check the prefix")
                 }
                 let found = page.keyCount == 0 ? "empty so far" : "listed"
-                return DoctorCheck(section, .ok, "\(uri): bucket \(bucket) reachable (\(found))" + untested)
+                return elsewhere(DoctorCheck(section, .ok, "\(uri): bucket \(bucket) reachable (\(found))" + untested),
+                                 uri: uri, services: services)
             } catch {
                 return failure(error, uri: uri, section: section, action: "s3:ListBucket")
             }
@@ -297,6 +299,19 @@ public enum Doctor {
             let made = FileManager.default.isDirectory(path) ? "exists" : "made by the run under \(directory.isEmpty ? "." : directory)"
             return DoctorCheck(section, .ok, "\(uri): local directory, \(made)" + untested)
         }
+    }
+
+    /// A warning on `check` when S3 answered that the bucket is in another region than the
+    /// client's: the calls work, each redirected once.
+    static func elsewhere(_ check: DoctorCheck, uri: StorageURI, services: RunServices) -> DoctorCheck {
+        guard case .s3(let bucket, _) = uri, let s3 = services.storage.s3 as? S3Client else { return check }
+        let home = s3.region(of: bucket)
+        guard home != s3.client.region else { return check }
+        var warned = check
+        warned.status = .warn
+        warned.message += "; the bucket is in \(home), not \(s3.client.region): S3 redirects the first call"
+        warned.hint = "set AWS_REGION=\(home) or pass --region \(home) if all the job's buckets are there"
+        return warned
     }
 
     static func failure(_ error: any Error, uri: StorageURI, section: String, action: String) -> DoctorCheck {
