@@ -199,8 +199,10 @@ public enum Doctor {
         let run = TemplateValues.Run(jobName: job.name, runID: identity.id, startedAt: identity.startedAt, vars: job.vars)
         // inputs: list one key under a prefix, HEAD a key
         do {
-            for location in try ItemSource(job: job, storage: services.storage, run: run).inputLocations() {
-                checks.append(await readable(location, section: "input", services: services))
+            let written = job.inputs?.locations.map(\.location) ?? []
+            for (index, location) in try ItemSource(job: job, storage: services.storage, run: run).inputLocations().enumerated() {
+                checks.append(placed(await readable(location, section: "input", services: services),
+                                     at: index < written.count ? written[index] : nil))
             }
         } catch {
             checks.append(DoctorCheck("input", .fail, "\(error)", hint: "fix inputs in the job"))
@@ -217,7 +219,7 @@ public enum Doctor {
             guard let uri = try? StorageURI.parse(text.text).resolved(against: job.baseDirectory) else { continue }
             var check = await readable(uri, section: "input", services: services)
             check.message = "prompts[\(id)]: " + check.message
-            checks.append(check)
+            checks.append(placed(check, at: text.location))
         }
         if inputs.count > 20 {
             checks.append(DoctorCheck("input", .warn, "only the first 20 of \(inputs.count) prompts[].input were checked"))
@@ -226,8 +228,8 @@ public enum Doctor {
         // outputs and report: list only
         let builder = RequestBuilder(job: job, prompts: ResolvedPrompts(system: nil, prompt: nil, ssmParameters: [],
                                                                         s3Objects: []), run: run)
-        for folder in JobLocations(job: job).outputFolders(builder: builder) {
-            checks.append(await listable(folder, section: "output", services: services))
+        for (folder, at) in JobLocations(job: job).outputFolders(builder: builder) {
+            checks.append(placed(await listable(folder, section: "output", services: services), at: at))
         }
         do {
             if let report = try builder.report() {
@@ -236,7 +238,7 @@ public enum Doctor {
                 if check.status == .ok, let lock {
                     check.message += "; the report, its manifest and the lock \(lock) go here"
                 }
-                checks.append(check)
+                checks.append(placed(check, at: job.report?.location))
             } else {
                 checks.append(DoctorCheck("report", .warn, "the job has no report: cron runs leave no record",
                                           hint: "add report: s3://BUCKET/reports/{{job.name}}/{{run.id}}.json"))
@@ -245,6 +247,14 @@ public enum Doctor {
             checks.append(DoctorCheck("report", .fail, "\(error)", hint: "fix report in the job"))
         }
         return checks
+    }
+
+    /// `check`, its message prefixed with where the location is written when it is not ok.
+    static func placed(_ check: DoctorCheck, at location: SourceLocation?) -> DoctorCheck {
+        guard check.status != .ok, let location else { return check }
+        var placed = check
+        placed.message = "\(location): " + check.message
+        return placed
     }
 
     /// A HEAD on a key, or a one-key listing of a prefix.

@@ -23,14 +23,14 @@ struct JobLocations {
     }
 
     /// The folders the outputs go to, rendered for a run: the prefix the run lists for resume
-    /// (before the first per-item variable), for `output` and each `prompts[].output`, without repeats.
-    func outputFolders(builder: RequestBuilder) -> [StorageURI] {
-        var texts = [job.output.location.text]
-        texts += job.prompts.compactMap { $0.output?.text }
-        var folders: [StorageURI] = []
+    /// (before the first per-item variable), for `output` and each `prompts[].output`, without
+    /// repeats, each with where it is written.
+    func outputFolders(builder: RequestBuilder) -> [(folder: StorageURI, at: SourceLocation)] {
+        let texts = [job.output.location] + job.prompts.compactMap(\.output)
+        var folders: [(folder: StorageURI, at: SourceLocation)] = []
         for text in texts {
-            guard let folder = try? ExistingOutputs.listablePrefix(text, job: job, builder: builder) else { continue }
-            if !folders.contains(folder) { folders.append(folder) }
+            guard let folder = try? ExistingOutputs.listablePrefix(text.text, job: job, builder: builder) else { continue }
+            if !folders.contains(where: { $0.folder == folder }) { folders.append((folder, text.location)) }
         }
         return folders
     }
