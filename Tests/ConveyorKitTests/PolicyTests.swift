@@ -123,7 +123,7 @@ import TestSupport
         let parameter = "/conveyor-test/\(TestAWS.uniqueName("policy"))"
         try await KitFixture.putParameter(parameter, "You are brief.", secure: true)
         var objects = ["prompts/p.txt": "Summarise: {{input}}", "extra/one.txt": "single"]
-        for i in 0..<4 { objects["in/t\(i).txt"] = "ticket \(i)" }
+        for i in 0..<4 { objects["in/t\(i).txt"] = i == 3 ? "bad [[error:ValidationException]]" : "ticket \(i)" }
         objects["in/skip.md"] = "not included"
         let bucket = try await KitFixture.bucket(objects)
         let (emulator, emulatorURL) = try KitFixture.startEmulator()
@@ -147,11 +147,17 @@ import TestSupport
             """.write(toFile: jobPath, atomically: true, encoding: .utf8)
         let environment = ["AWS_ENDPOINT_URL_S3": s3Proxy.absoluteString, "AWS_ENDPOINT_URL_SSM": s3Proxy.absoluteString,
                            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": modelProxy.absoluteString]
+        // one item fails (exit 1); the rerun skips the others; --retry-failed reads the report and manifest
         let first = try CLI.run(["run", jobPath, "--progress", "never"], environment: environment)
-        #expect(first.status == 0, "\(first.output)")
+        #expect(first.status == 1, "\(first.output)")
         let second = try CLI.run(["run", jobPath, "--progress", "never"], environment: environment)
-        #expect(second.status == 0, "\(second.output)")
-        #expect(second.output.contains("5 skipped"), "\(second.output)")
+        #expect(second.status == 1, "\(second.output)")
+        #expect(second.output.contains("4 skipped"), "\(second.output)")
+        let report = try #require(try await KitFixture.keys(bucket).first { $0.hasPrefix("reports/") && $0.hasSuffix(".json") })
+        let retry = try CLI.run(["run", jobPath, "--progress", "never", "--retry-failed", "s3://\(bucket)/\(report)"],
+                                environment: environment)
+        #expect(retry.status == 1, "\(retry.output)")
+        #expect(retry.output.contains("0 succeeded, 1 failed"), "\(retry.output)")
         let doctor = try CLI.run(["doctor", jobPath], environment: environment)
         #expect(doctor.status == 0, "\(doctor.output)")
         // the policy as the command prints it (its notes go to standard error, mixed in here)
@@ -169,7 +175,8 @@ import TestSupport
         // the run really did each kind of call, so the check below is not vacuous
         #expect(actions == ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "ssm:GetParameter",
                             "bedrock:InvokeModel"], "\(actions)")
-        #expect(requests.filter { $0.action == "bedrock:InvokeModel" }.count == 5)
+        #expect(requests.filter { $0.action == "bedrock:InvokeModel" }.count == 7)  // 5, then the failed one twice
+        #expect(requests.contains { $0.action == "s3:GetObject" && $0.resource.hasSuffix(".items.jsonl") })
         #expect(requests.contains { $0.action == "s3:ListBucket" && $0.context["s3:prefix"]?.hasPrefix("out/") == true })
         for request in requests {
             #expect(IAMCheck.allows(policy, request), "not allowed by the generated policy: \(request)")

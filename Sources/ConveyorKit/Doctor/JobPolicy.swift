@@ -63,8 +63,8 @@ public struct IAMPolicy: Sendable, Equatable {
 ///   lists it; doctor lists it); `s3:GetObject` on `prompts[].output` when they are not
 ///   overwritten (HeadObject decides whether to skip);
 /// - the report and its manifest beside it: `s3:PutObject` (the manifest may be a multipart
-///   upload, aborted on failure: `s3:AbortMultipartUpload`); `s3:ListBucket` on its folder
-///   (doctor);
+///   upload, aborted on failure: `s3:AbortMultipartUpload`); `s3:GetObject` (`--retry-failed`
+///   reads a report and its manifest); `s3:ListBucket` on its folder (doctor);
 /// - the lock beside the report (else beside the outputs): `s3:GetObject`, `s3:PutObject`,
 ///   `s3:DeleteObject` (create with If-None-Match, heartbeat with If-Match, release);
 /// - SSM parameters: `ssm:GetParameter`, and `kms:Decrypt` through SSM for SecureStrings;
@@ -187,7 +187,7 @@ public struct JobPolicy: Sendable {
             addStatement("ReadInputs", ["s3:GetObject"], reads)
             addStatement("WriteOutputs", ["s3:PutObject"], writes)
             addStatement("CheckExistingOutputs", ["s3:GetObject"], outputChecks)
-            addStatement("WriteReportAndManifest", ["s3:PutObject", "s3:AbortMultipartUpload"], reports)
+            addStatement("ReportAndManifest", ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"], reports)
             addStatement("RunLock", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], locks)
             for (index, listing) in listings.enumerated() {
                 let condition: [String: [String: [String]]]? = listing.prefixes.contains("")
