@@ -237,7 +237,7 @@ import TestSupport
         let bucket = try await KitFixture.bucket(["in/a.txt": "a"])
         let dir = try KitFixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let job = try RunCommandTests().writeJob(dir, bucket: bucket)  // the job `conveyor run` runs there
+        let job = try KitFixture.writeJob(dir, bucket: bucket, name: "doctor-ok", concurrency: 4)
         let environment = ["AWS_ENDPOINT_URL_S3": try TestAWS.proxyURL().absoluteString]
         let healthy = try CLI.run(["doctor", job], environment: environment)
         #expect(healthy.status == 0, "\(healthy.output)")
