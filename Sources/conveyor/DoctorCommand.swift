@@ -42,6 +42,7 @@ struct DoctorCommand: AsyncParsableCommand {
             throw ValidationError("--account takes a 12-digit AWS account id, got '\(account)'")
         }
         if account != nil && !policy { throw ValidationError("--account goes with --policy") }
+        if json && policy { throw ValidationError("--policy prints JSON already; leave out --json") }
     }
 
     func run() async throws {

@@ -248,5 +248,7 @@ import TestSupport
         #expect(invalid.output.contains("job.yaml:2:"), "\(invalid.output)")
         #expect(try CLI.run(["doctor", "--policy"], environment: environment).status == 2)
         #expect(try CLI.run(["doctor", "--policy", job, "--account", "12"], environment: environment).status == 2)
+        #expect(try CLI.run(["doctor", job, "--account", "123456789012"], environment: environment).status == 2)
+        #expect(try CLI.run(["doctor", "--policy", job, "--json"], environment: environment).status == 2)
     }
 }
