@@ -48,6 +48,17 @@ import Testing
         #expect(!"\(error)".contains("TOPSECRETTOKEN"))
     }
 
+    @Test func jsonSignatureMismatchKeepsNoCanonicalRequest() {
+        let body = #"{"__type": "InvalidSignatureException", "message": "The request signature we calculated does not "# +
+            #"match the signature you provided.\n\nThe Canonical String for this request should have been\n'POST\n/\n\n"# +
+            #"x-amz-security-token:the-session-token\n'\n\nThe String-to-Sign should have been\n'AWS4-HMAC-SHA256'\n"}"#
+        let error = parse(400, [:], body, .json)
+        #expect(error.code == "InvalidSignatureException")
+        #expect(error.message.hasPrefix("The request signature we calculated does not match the signature you provided."))
+        #expect(!error.description.contains("the-session-token"))
+        #expect(!error.description.contains("String-to-Sign"))
+    }
+
     @Test func jsonTypeIsSanitised() {
         let error = parse(400, [:], #"{"__type":"com.amazonaws.ssm#ParameterNotFound:http://x","message":"m"}"#, .json)
         #expect(error.code == "ParameterNotFound")

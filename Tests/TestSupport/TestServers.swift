@@ -130,3 +130,43 @@ extension TestAWS {
         return (object["checked"] as? Int ?? 0, object["accepted"] as? Int ?? 0, object["rejected"] as? Int ?? 0)
     }
 }
+
+/// One request the signature-checking proxy accepted, as `GET /__proxy/requests` lists it.
+public struct ProxiedRequest: Sendable, Equatable {
+    /// The credential scope's service (`s3`, `ssm`, `bedrock`) and region.
+    public var service: String
+    public var region: String
+    public var method: String
+    /// The raw path and query, as sent.
+    public var path: String
+    public var query: String
+    /// `X-Amz-Target` of JSON services (`AmazonSSM.GetParameter`).
+    public var target: String?
+    /// Name, Names and Path of a JSON body (SSM parameter names).
+    public var names: [String]
+}
+
+extension TestAWS {
+    /// A private signature-checking proxy in front of `upstream` (moto by default), not shared
+    /// with other tests: its request list holds only what the test sent through it.
+    public static func privateProxyURL(upstream: URL? = nil) throws -> URL {
+        let target = try upstream ?? motoURL()
+        return try TestServers.launch(
+            script: "sigv4_proxy.py",
+            arguments: ["--upstream", target.absoluteString, "--credentials",
+                        "\(accessKey):\(secretKey),\(tokenAccessKey):\(tokenSecretKey):\(sessionToken)"])
+    }
+
+    /// Every request `proxy` accepted, in order (the last 10,000).
+    public static func proxiedRequests(_ proxy: URL) async throws -> [ProxiedRequest] {
+        let endpoint = Endpoint(url: proxy.absoluteString)!
+        let response = try await CurlTransport.shared.execute(HTTPRequest(method: "GET", endpoint: endpoint, path: "/__proxy/requests"))
+        let object = try JSONSerialization.jsonObject(with: response.body) as? [String: Any] ?? [:]
+        return (object["requests"] as? [[String: Any]] ?? []).map { entry in
+            ProxiedRequest(service: entry["service"] as? String ?? "", region: entry["region"] as? String ?? "",
+                           method: entry["method"] as? String ?? "", path: entry["path"] as? String ?? "",
+                           query: entry["query"] as? String ?? "", target: entry["target"] as? String,
+                           names: entry["names"] as? [String] ?? [])
+        }
+    }
+}

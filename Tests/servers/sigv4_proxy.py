@@ -13,7 +13,11 @@ byte.
 
 Also:
   GET  /__proxy/stats   {"checked", "accepted", "rejected", "recent_rejections": [last 20]}
-  POST /__proxy/reset   zeroes those counts
+  GET  /__proxy/requests {"requests": [...]}: every accepted request (the last 10,000), each
+                        {"service", "region", "method", "path", "query", "target", "names"}: the raw path
+                        and query, X-Amz-Target, and the parameter names of a JSON body (Name, Names,
+                        Path); for checking that an IAM policy allows what a program did
+  POST /__proxy/reset   zeroes those counts and empties that list
   POST /__proxy/rules   {"bucketRegions": {"bucket": "region"}, "denyBuckets": {"bucket": "read"|"write"|"all"}}
                         adds S3 behaviours a test needs, after the signature check: a request for a
                         bucket in another region than it was signed for gets S3's 301
@@ -407,6 +411,7 @@ class Stats:
         with self.lock:
             self.checked = self.accepted = self.rejected = 0
             self.recent = collections.deque(maxlen=20)
+            self.requests = collections.deque(maxlen=10000)
 
     def record(self, rejection=None, method="", target=""):
         with self.lock:
@@ -417,6 +422,30 @@ class Stats:
                 self.rejected += 1
                 self.recent.append({"method": method, "path": loggable(target), "status": rejection.status,
                                     "code": rejection.code, "message": rejection.message.split("\n")[0]})
+
+    def record_request(self, checked, method, target, headers, body):
+        """Keeps what an accepted request asked for: never a header value but X-Amz-Target, never a
+        body but the parameter names of a JSON one."""
+        path, _, query = loggable(target).partition("?")
+        names = []
+        if body[:1] == b"{":
+            try:
+                document = json.loads(body)
+            except ValueError:
+                document = {}
+            if isinstance(document, dict):
+                for field in ("Name", "Path"):
+                    if isinstance(document.get(field), str):
+                        names.append(document[field])
+                names += [n for n in document.get("Names") or [] if isinstance(n, str)]
+        entry = {"service": checked.service, "region": checked.region, "method": method, "path": path,
+                 "query": query, "target": headers.get("X-Amz-Target"), "names": names}
+        with self.lock:
+            self.requests.append(entry)
+
+    def requests_snapshot(self):
+        with self.lock:
+            return {"requests": list(self.requests)}
 
     def snapshot(self):
         with self.lock:
@@ -491,6 +520,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             self.send_reply(*error_response(rejection))
         else:
             self.stats.record()
+            self.stats.record_request(checked, self.command, self.path, self.headers, body)
             if checked.service == "s3" and self.apply_rules(checked):
                 return
             self.forward(body, dechunked, f"{checked.service} {checked.access_key}: accepted")
@@ -527,6 +557,9 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         if self.path == "/__proxy/stats" and self.command == "GET":
             self.send_reply(200, [("Content-Type", "application/json")],
                             json.dumps(self.stats.snapshot()).encode())
+        elif self.path == "/__proxy/requests" and self.command == "GET":
+            self.send_reply(200, [("Content-Type", "application/json")],
+                            json.dumps(self.stats.requests_snapshot()).encode())
         elif self.path == "/__proxy/reset" and self.command == "POST":
             self.stats.reset()
             self.send_reply(200, [("Content-Type", "application/json")], b"{}")
@@ -545,7 +578,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
                 self.denied_buckets.update(denials)
             self.send_reply(200, [("Content-Type", "application/json")], b"{}")
         else:
-            self.send_plain(404, b"GET /__proxy/stats, POST /__proxy/reset or POST /__proxy/rules\n")
+            self.send_plain(404, b"GET /__proxy/stats, GET /__proxy/requests, POST /__proxy/reset or POST /__proxy/rules\n")
 
     def forward(self, body, dechunked, verdict):
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]

@@ -515,6 +515,29 @@ def keep_alive_head_expect_continue_and_chunked_bodies():
 
 
 @test
+def accepted_requests_are_listed_with_their_operation_facts():
+    SERVERS.reset_stats()
+    s3 = s3_client()
+    s3.create_bucket(Bucket="listed", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket="listed", Key="a b/c.txt", Body=b"x", ContentType="text/plain")
+    s3.list_objects_v2(Bucket="listed", Prefix="a b/")
+    ssm_client().put_parameter(Name="/conveyor/listed", Value="not in the list", Type="SecureString")
+    assert error_code(lambda: s3_client(secret="wrong").get_object(Bucket="listed", Key="a b/c.txt")) \
+        == "SignatureDoesNotMatch"
+    with urllib.request.urlopen(SERVERS.proxy + "/__proxy/requests") as response:
+        requests = json.load(response)["requests"]
+    assert [(r["service"], r["method"]) for r in requests] == [("s3", "PUT"), ("s3", "PUT"), ("s3", "GET"),
+                                                              ("ssm", "POST")], requests
+    assert requests[1]["path"] == "/listed/a%20b/c.txt" and requests[1]["region"] == "eu-west-1", requests[1]
+    assert "list-type=2" in requests[2]["query"] and "prefix=a%20b%2F" in requests[2]["query"], requests[2]
+    assert requests[3]["target"] == "AmazonSSM.PutParameter" and requests[3]["names"] == ["/conveyor/listed"]
+    assert "not in the list" not in json.dumps(requests)
+    SERVERS.reset_stats()
+    with urllib.request.urlopen(SERVERS.proxy + "/__proxy/requests") as response:
+        assert json.load(response)["requests"] == []
+
+
+@test
 def control_endpoints_and_moto_api_are_not_counted():
     SERVERS.reset_stats()
     with urllib.request.urlopen(urllib.request.Request(SERVERS.proxy + "/moto-api/reset", method="POST")) as response:

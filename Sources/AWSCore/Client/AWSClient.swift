@@ -124,12 +124,7 @@ extension AWSClient {
         let regionName = try region ?? configuration.region.name
         let id = AWSServiceID(serviceId: service.serviceId, endpointPrefix: service.endpointPrefix)
         let endpoint = try configuration.endpoints.resolve(id, region: regionName).endpoint
-        var profileValues: [String: String] = [:]
-        if let profile = configuration.files.profile(named: configuration.profile.name) {
-            for key in ["retry_mode", "max_attempts"] { profileValues[key] = profile[key] }
-        }
-        let retryConfiguration = try retry
-            ?? RetryConfiguration.resolve(environment: configuration.environment.variables, profile: profileValues)
+        let retryConfiguration = try retry ?? configuration.retryConfiguration()
         self.init(service: service, region: regionName, endpoint: endpoint, credentials: configuration.credentials,
                   transport: transport, timeouts: timeouts, retry: retryConfiguration)
     }

@@ -49,7 +49,7 @@ enum AWSErrorParser {
                 }
             case .json, .restJSON:
                 let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
-                if let m = (object["message"] ?? object["Message"]) as? String { message = m }
+                if let m = (object["message"] ?? object["Message"]) as? String { message = withoutCanonicalRequest(m) }
                 var found: String?
                 if proto == .restJSON {
                     found = response.headers["x-amzn-ErrorType"] ?? (object["code"] ?? object["Code"]) as? String
@@ -70,6 +70,15 @@ enum AWSErrorParser {
             kind: AWSError.classify(code: code, status: status), service: service, operation: operation,
             status: status, code: code, message: message, requestId: requestId, details: details,
             retryAfter: retryAfter(response.headers))
+    }
+
+    /// JSON services answer a signature mismatch with the canonical request and string to sign in
+    /// the message (`The Canonical String for this request should have been ...`); the canonical
+    /// request holds signed header values, the session token among them, so that part is cut.
+    static func withoutCanonicalRequest(_ message: String) -> String {
+        guard let cut = message.range(of: "The Canonical String for this request") else { return message }
+        return message[..<cut.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines)
+            + " (the canonical request the service computed is left out: it holds signed header values)"
     }
 
     /// `ThrottlingException:http://internal…` → `ThrottlingException`; `com.amazonaws.ssm#X` → `X`.

@@ -38,7 +38,11 @@ public struct ExistingOutputs: Sendable {
     /// The output key's folder up to the first per-item variable, rendered for this run: e.g.
     /// `s3://b/summaries/2026-11-30/` for `s3://b/summaries/{{run.date}}/{{item.name}}.json`.
     static func listablePrefix(job: Job, builder: RequestBuilder) throws -> StorageURI? {
-        let text = job.output.location.text
+        try listablePrefix(job.output.location.text, job: job, builder: builder)
+    }
+
+    /// The same for any output key template of the job (`prompts[].output` too).
+    static func listablePrefix(_ text: String, job: Job, builder: RequestBuilder) throws -> StorageURI? {
         var cut = text.endIndex
         var search = text.startIndex
         while let open = text.range(of: "{{", range: search..<text.endIndex) {

@@ -61,8 +61,10 @@ public final class RunSession: Sendable {
         }
         guard let folder else { return nil }
         switch folder {
-        case .s3(let bucket, let key): return .s3(bucket: bucket, key: key.isEmpty ? name : key + "/" + name)
-        case .file(let path): return .file(path: path + "/" + name)
+        // the outputs' listed prefix ends with '/'; a report's folder does not
+        case .s3(let bucket, let key):
+            return .s3(bucket: bucket, key: key.isEmpty ? name : (key.hasSuffix("/") ? key : key + "/") + name)
+        case .file(let path): return .file(path: (path.hasSuffix("/") ? path : path + "/") + name)
         }
     }
 

@@ -121,6 +121,22 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
         }
         return out
     }
+
+    /// The text with each literal run through `literal`, each variable `known` gives a value for
+    /// rendered as that value, and every other variable written as `wildcard`: for patterns that
+    /// must match every rendering, such as an IAM resource (`reports/{{job.name}}/{{run.id}}.json`
+    /// → `reports/tickets/*.json`).
+    public func pattern(known: (TemplateVariable) -> String?, wildcard: String,
+                        literal: (String) -> String = { $0 }) -> String {
+        var out = ""
+        for segment in segments {
+            switch segment {
+            case .literal(let text): out += literal(text)
+            case .variable(let variable, _): out += known(variable).map(literal) ?? wildcard
+            }
+        }
+        return out
+    }
 }
 
 /// A template that could not be rendered for an item: a record field missing or null, a value
