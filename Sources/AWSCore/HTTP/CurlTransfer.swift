@@ -236,24 +236,30 @@ final class CurlTransfer {
     /// `100 Continue` and other interim responses come first.
     private func receivedHeader(_ data: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
         noteActivity()
+        // Bytes, not Foundation strings: this runs for every header line of every response.
         var bytes = UnsafeRawBufferPointer(start: data, count: count)[...]
         while let last = bytes.last, last == 0x0A || last == 0x0D { bytes = bytes.dropLast() }
         guard let first = bytes.first else { return count }
-        let line = String(bytes: bytes, encoding: .utf8) ?? String(decoding: bytes, as: UTF8.self)
-        if line.hasPrefix("HTTP/") {
+        if bytes.starts(with: "HTTP/".utf8) {
             responseFields.removeAll()
             return count
         }
+        func trimmed(_ part: Slice<UnsafeRawBufferPointer>) -> String {
+            var part = part
+            while let b = part.first, b == 0x20 || b == 0x09 { part = part.dropFirst() }
+            while let b = part.last, b == 0x20 || b == 0x09 { part = part.dropLast() }
+            return String(decoding: part, as: UTF8.self)
+        }
         if first == 0x20 || first == 0x09 {  // obsolete line folding: continues the previous value
             if !responseFields.isEmpty {
-                let more = line.trimmingCharacters(in: .whitespaces)
+                let more = trimmed(bytes)
                 responseFields[responseFields.count - 1].1 += responseFields[responseFields.count - 1].1.isEmpty ? more : " " + more
             }
             return count
         }
-        guard let colon = line.firstIndex(of: ":") else { return count }
-        let name = String(line[..<colon])
-        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return count }
+        let name = String(decoding: bytes[..<colon], as: UTF8.self)
+        let value = trimmed(bytes[(colon + 1)...])
         responseFields.append((name, value))
         // Room for the announced body up front (up to 64 MiB: a bogus length must not allocate much).
         if name.caseInsensitiveEquals("content-length"), let length = Int(value), length > responseBody.count {

@@ -84,7 +84,14 @@ public struct RequestBuilder: Sendable {
 
     /// requestMetadata values allow `[a-zA-Z0-9\s:_@$#=/+,-.]`, up to 256 characters.
     static func metadataValue(_ text: String) -> String {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 :_@$#=/+,-.")
-        return String(String(text.map { allowed.contains($0) ? $0 : "_" }).prefix(256))
+        // the usual case, an id of allowed ASCII, without building a character set
+        let utf8 = text.utf8
+        if utf8.count <= 256, utf8.allSatisfy({ $0 < 128 && metadataAllowedASCII[Int($0)] }) { return text }
+        return String(String(text.map { metadataAllowed.contains($0) ? $0 : "_" }).prefix(256))
+    }
+
+    private static let metadataAllowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 :_@$#=/+,-.")
+    private static let metadataAllowedASCII: [Bool] = (0..<128).map { byte in
+        metadataAllowed.contains(Character(Unicode.Scalar(UInt8(byte))))
     }
 }
