@@ -98,11 +98,14 @@ public enum JobFormat {
     static let output = JobShape.object([
         JobField("s3", .uri, required: true,
                  "Output key template, rendered per item; must differ per item (use {{item.name}}, {{item.id}}, ...)."),
-        JobField("format", .string(enumeration: ["json", "text"]), default: "json",
-                 "json: the output record (text, usage, latency, ...); text: the model's text only."),
+        JobField("format", .string(enumeration: ["json", "text", "jsonl"]), default: "json",
+                 "json: the output record (text, usage, latency, ...; the value under json with a schema); text: the model's text only (with a schema, the value); jsonl: json, and every item's value collected into output.collect at the end of the run."),
         JobField("onExisting", .string(enumeration: ["skip", "overwrite", "fail"]), default: "skip",
                  "What to do when an item's output exists: skip (resume), overwrite, or fail the item."),
-        JobField("schema", .anyJSON, "A JSON Schema the model's answer must satisfy (structured output). Not available in this version: run refuses it."),
+        JobField("schema", .anyJSON, "A JSON Schema (type: object) the answer must satisfy: every call forces a tool with this input schema, and the answer is validated. Keywords: type, properties, required, enum, items, minimum, maximum, minLength, maxLength, minItems, maxItems, additionalProperties, description, title."),
+        JobField("schemaRetries", .integer(minimum: 0, maximum: 10), default: 2,
+                 "Follow-up calls after an answer that does not fit output.schema, each sending the errors back; then the item fails with SchemaMismatch."),
+        JobField("collect", .uri, "With format jsonl: where every item's value goes at the end of the run, one JSON line per item (a template with run-wide variables)."),
     ])
 
     static let limits = JobShape.object([

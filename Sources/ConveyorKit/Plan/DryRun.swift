@@ -34,6 +34,8 @@ public struct PlanSummary: Sendable {
     public var checkProblems: [(id: String, problem: String)] = []
     public var shard: Shard?
     public var reportLocation: String?
+    /// `output.collect` rendered for this run (format jsonl).
+    public var collectLocation: String?
     public var maxItemsReached = false
     /// `--retry-failed`: the report retried, the ids that would run (the first 50), and the
     /// failed ids no longer in the inputs (nil when the listing stopped at --max-items).
@@ -80,6 +82,7 @@ public enum DryRun {
         summary.s3PromptObjects = prompts.s3Objects
         summary.shard = options.shard
         summary.reportLocation = try? builder.report().map { options.shard?.located($0) ?? $0 }?.description
+        summary.collectLocation = try? ValueCollection.location(job: job, builder: builder, shard: options.shard)?.description
         let maxBytes = job.inputs?.maxBytes ?? 1_048_576
         // characters of a prompt without its input: the templates' own text
         let fixedCharacters = (prompts.system?.text.count ?? 0) + (prompts.prompt?.text.count ?? 0)
@@ -276,6 +279,15 @@ extension PlanSummary {
             if unreadableRecords.count > 5 { lines.append("  … and \(n(unreadableRecords.count - 5)) more") }
         }
         lines.append("Output: \(job.output.location.text) (format \(job.output.format.rawValue), onExisting \(job.output.onExisting.rawValue))")
+        if let structured = StructuredOutput(job: job) {
+            let calls = structured.retries + 1
+            lines.append("Structured output: every call forces the tool \(StructuredOutput.toolName) (toolChoice tool); "
+                + "an answer that does not fit the schema is sent back, at most \(structured.retries) time"
+                + "\(structured.retries == 1 ? "" : "s") (up to \(calls) billed call\(calls == 1 ? "" : "s") per item), "
+                + "then the item fails with \(StructuredOutput.mismatchCode). Schema:")
+            lines.append("  " + PrettyJSON.format(structured.schema.schema, indent: "  "))
+        }
+        if let collectLocation { lines.append("Values collected at the end of the run in: \(collectLocation)") }
         if let reportLocation { lines.append("Report: \(reportLocation)") }
         lines.append("Estimated input tokens: \(n(estimatedInputTokens)) (an estimate: characters / 4)")
         if let worst = worstCaseOutputTokens {

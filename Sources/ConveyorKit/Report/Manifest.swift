@@ -73,7 +73,11 @@ public final class ManifestWriter: Sendable {
 
     /// Appends the item's line. Cheap; safe from any task.
     public func append(_ item: ItemRecord) {
-        let line = item.manifestLine
+        append(line: item.manifestLine)
+    }
+
+    /// Appends one JSON line (ending in a newline); the spool serves other JSON-lines objects too.
+    public func append(line: Data) {
         state.withLock { s in
             guard !s.closed else { return }
             s.buffer.append(contentsOf: line)
