@@ -204,6 +204,8 @@ public enum EmulatedModel {
         for block in request.system ?? [] {
             if case .text(let t) = block { characters += t.count }
         }
+        // tool definitions are input, as Bedrock counts them
+        for tool in request.toolConfig?.tools ?? [] { characters += tool.json.serialized().count }
         for message in request.messages {
             for block in message.content {
                 switch block {

@@ -101,7 +101,7 @@ import Testing
                                                                   input: ["label": "z"]))])
         #expect(structured.check(bad) == .mismatch([#"$.label: expected one of a, b, found string "z""#]))
         // the follow-up: the assistant's answer, then the errors as a failed tool result
-        let first = structured.forcing(ConverseRequest(modelId: "m", messages: [.user("classify")]))
+        let first = ConverseRequest(modelId: "m", messages: [.user("classify")], toolConfig: structured.toolConfiguration)
         #expect(first.toolConfig?.toolChoice == .tool(name: StructuredOutput.toolName))
         let next = structured.followUp(first, answer: bad, problems: ["$.label: expected one of a, b"])
         #expect(next.messages.count == 3)

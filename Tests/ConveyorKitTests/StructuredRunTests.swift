@@ -175,6 +175,41 @@ import TestSupport
         }
     }
 
+    @Test func aFollowUpThatWouldPassTheBudgetIsNotMade() async throws {
+        let bucket = try await seed(["never right [[wrong-tool-input:99]]"])
+        let (emulator, url) = try KitFixture.startEmulator()
+        defer { try? emulator.stop() }
+        // a call's worst case is about $0.2 (the tool schema, the prompt and 100 output tokens at
+        // $1 per 1k): the first fits in $0.3, the first plus a follow-up's worst case do not
+        var text = jobText(bucket, name: "structured-budget")
+        text = text.replacingOccurrences(of: "maxTokens: 100}", with: "maxTokens: 100, pricing: {inputPer1k: 1, outputPer1k: 1}}")
+        text = text.replacingOccurrences(of: "limits: {concurrency: 4, maxAttempts: 5}",
+                                         with: "limits: {concurrency: 1, maxAttempts: 5, budgetUSD: 0.3}")
+        let (runner, results) = try await run(try KitFixture.job(text), emulator: url)
+        guard case .budget = runner.stopReason else {
+            Issue.record("expected a budget stop, got \(String(describing: runner.stopReason))")
+            return
+        }
+        let item = try #require(results.all.first)
+        #expect(item.errorCode == "SchemaMismatch")
+        #expect(item.errorMessage?.contains("a follow-up call would pass limits.budgetUSD") == true, "\(item.errorMessage ?? "")")
+        #expect(item.attempts == 1)
+        #expect(item.costUSD > 0)
+        #expect(emulator.stats.calls == 1)
+    }
+
+    @Test func formatTextWritesTheValueAsOneLineOfJSON() async throws {
+        let bucket = try await seed(["the app crashes"])
+        let (emulator, url) = try KitFixture.startEmulator()
+        defer { try? emulator.stop() }
+        let text = jobText(bucket, output: "format: text").replacingOccurrences(of: "{{item.name}}.json", with: "{{item.name}}.txt")
+        let (_, results) = try await run(try KitFixture.job(text), emulator: url)
+        #expect(results.count(.succeeded) == 1)
+        let body = try await KitFixture.s3().getObject(bucket: bucket, key: "out/f00.txt").body
+        #expect(body.last == 0x0A)
+        #expect(Self.validator.violations(of: try JSONValue.parse(body)).isEmpty, "\(String(decoding: body, as: UTF8.self))")
+    }
+
     @Test func planShowsTheForcedToolAndTheSchema() async throws {
         let bucket = try await seed(["x"])
         let job = try KitFixture.job(jobText(bucket, output: "format: jsonl\ncollect: \"s3://\(bucket)/all/{{run.date}}.jsonl\""))

@@ -85,7 +85,8 @@ public enum DryRun {
         summary.collectLocation = try? ValueCollection.location(job: job, builder: builder, shard: options.shard)?.description
         let maxBytes = job.inputs?.maxBytes ?? 1_048_576
         // characters of a prompt without its input: the templates' own text
-        let fixedCharacters = (prompts.system?.text.count ?? 0) + (prompts.prompt?.text.count ?? 0)
+        let toolCharacters = Self.toolCharacters(StructuredOutput(job: job)?.toolConfiguration)
+        let fixedCharacters = toolCharacters + (prompts.system?.text.count ?? 0) + (prompts.prompt?.text.count ?? 0)
             + job.templates.messages.reduce(0) { $0 + $1.text.text.count }
 
         summary.retry = options.retry
@@ -164,7 +165,7 @@ public enum DryRun {
                 } else if let input, let head = try? await services.storage.head(input) {
                     characters += head.size
                 }
-                summary.estimatedInputTokens += (characters + (prompts.system?.text.count ?? 0) + 3) / 4
+                summary.estimatedInputTokens += (characters + toolCharacters + (prompts.system?.text.count ?? 0) + 3) / 4
             case .unreadable(let problem):
                 summary.records += 1
                 summary.unreadableRecords.append((item.id, problem.code, problem.message))
@@ -214,12 +215,27 @@ public enum DryRun {
         request.messages.reduce(0) { total, message in total + message.content.reduce(0) { $0 + ConverseMedia.tokens($1) } }
     }
 
+    /// Characters of the tool definitions a request carries (the structured output's schema).
+    static func toolCharacters(_ config: ToolConfiguration?) -> Int {
+        config?.tools.reduce(0) { $0 + $1.json.serialized().count } ?? 0
+    }
+
     static func characters(_ request: ConverseRequest) -> Int {
         let system = request.system?.reduce(0) { total, block in
             if case .text(let t) = block { return total + t.count }
             return total
         } ?? 0
-        return system + request.messages.reduce(0) { $0 + $1.text.count }
+        // tool definitions and tool turns (structured output) are input too
+        let tools = toolCharacters(request.toolConfig)
+        let toolTurns = request.messages.reduce(0) { total, message in
+            message.content.reduce(total) { sum, block in
+                switch block {
+                case .toolUse, .toolResult: return sum + block.json.serialized().count
+                default: return sum
+                }
+            }
+        }
+        return system + tools + toolTurns + request.messages.reduce(0) { $0 + $1.text.count }
     }
 }
 

@@ -314,7 +314,6 @@ public final class Runner: Sendable {
         } catch {
             return fail("TemplateError", error.message)
         }
-        if let structured = context.structured { request = structured.forcing(request) }
         // the budget: admit the item only if what is spent, plus the worst case of every call in
         // flight and of this one, stays within it (only a successful call is billed)
         var worstUSD = 0.0

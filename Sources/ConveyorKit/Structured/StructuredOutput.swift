@@ -38,13 +38,6 @@ public struct StructuredOutput: Sendable, Equatable {
                           toolChoice: .tool(name: Self.toolName))
     }
 
-    /// `request` with the forced tool.
-    public func forcing(_ request: ConverseRequest) -> ConverseRequest {
-        var forced = request
-        forced.toolConfig = toolConfiguration
-        return forced
-    }
-
     /// What an answer gave: the value when it fits, else the problems to send back.
     public enum Verdict: Sendable, Equatable {
         case value(JSONValue)
