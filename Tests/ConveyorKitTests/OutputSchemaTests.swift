@@ -135,6 +135,37 @@ import Testing
     }
 }
 
+/// Schema follow-ups in the report: apart from retries, kept through a reload and a merge.
+@Suite struct SchemaRetriesReportTests {
+    func report(shard: Int) throws -> RunReport {
+        let stats = RunStats()
+        // one item fitted at the second answer after a throttle; one never fitted (three answers)
+        var fitted = ItemRecord.succeeded(id: "a\(shard)", attempts: 3, throttled: 1, latencyMs: 10, inputTokens: 30,
+                                          outputTokens: 6)
+        fitted.schemaRetries = 1
+        var failed = ItemRecord.failed(id: "b\(shard)", code: "SchemaMismatch", message: "$: expected object", attempts: 3,
+                                       inputTokens: 40, outputTokens: 9)
+        failed.schemaRetries = 2
+        stats.record(fitted)
+        stats.record(failed)
+        #expect(try ItemRecord(manifest: failed.manifestJSON.objectValue!).schemaRetries == 2)
+        var context = ReportTests.context
+        context.shard = try Shard(index: shard, count: 2)
+        return stats.report(run: context, finishedAt: ReportTests.context.startedAt.addingTimeInterval(5))
+    }
+
+    @Test func countedApartFromRetries() throws {
+        let one = try report(shard: 0)
+        #expect(one.calls == RunReport.Calls(attempts: 6, throttled: 1, retried: 1, schemaRetries: 3))
+        #expect(one.failures.first?.code == "SchemaMismatch")
+        let loaded = try RunReport.load(from: one.encoded())
+        #expect(loaded.calls == one.calls)
+        #expect(one.render().contains("6 attempts, 1 throttled, 1 retried, 3 schema follow-ups"))
+        let merged = try RunReport.merge([one, try report(shard: 1)])
+        #expect(merged.calls == RunReport.Calls(attempts: 12, throttled: 2, retried: 2, schemaRetries: 6))
+    }
+}
+
 /// `output.schema` checked when the job is loaded, every problem at its line and column.
 @Suite struct OutputSchemaLoadingTests {
     func job(output: String, model: String = "anthropic.claude-3-haiku-20240307-v1:0") -> String {

@@ -121,6 +121,7 @@ import TestSupport
                 "\(failure.message)")
         // two answers for the failed item, one for each other: schema follow-ups are not throttle retries
         #expect(report.calls == RunReport.Calls(attempts: 4, throttled: 0, retried: 0, schemaRetries: 1))
+        #expect(result.output.contains("calls      4 attempts, 0 throttled, 0 retried, 1 schema follow-up\n"), "\(result.output)")
         #expect(report.usage.inputTokens == emulator.stats.inputTokens)
         #expect(report.usage.outputTokens == emulator.stats.outputTokens)
         // the manifest says the same
