@@ -101,7 +101,8 @@ import Testing
                                                                   input: ["label": "z"]))])
         #expect(structured.check(bad) == .mismatch([#"$.label: expected one of a, b, found string "z""#]))
         // the follow-up: the assistant's answer, then the errors as a failed tool result
-        let first = ConverseRequest(modelId: "m", messages: [.user("classify")], toolConfig: structured.toolConfiguration)
+        let first = ConverseRequest(modelId: "anthropic.claude-3-haiku-20240307-v1:0", messages: [.user("classify")],
+                                    toolConfig: structured.toolConfiguration)
         #expect(first.toolConfig?.toolChoice == .tool(name: StructuredOutput.toolName))
         let next = structured.followUp(first, answer: bad, problems: ["$.label: expected one of a, b"])
         #expect(next.messages.count == 3)
@@ -115,6 +116,17 @@ import Testing
         #expect(result.content == [.text("The input does not match the schema:\n- $.label: expected one of a, b\n"
             + "Call \(StructuredOutput.toolName) again with input that does.")])
         #expect(next.toolConfig == first.toolConfig)
+        // Mistral Large refuses a toolResult status: the errors go without it
+        var mistral = first
+        mistral.modelId = "mistral.mistral-large-2407-v1:0"
+        guard case .toolResult(let plain)? = structured.followUp(mistral, answer: bad, problems: ["p"]).messages[2].content.first
+        else {
+            Issue.record("expected a toolResult")
+            return
+        }
+        #expect(plain.status == nil)
+        #expect(StructuredOutput.acceptsToolResultStatus("us.amazon.nova-pro-v1:0"))
+        #expect(!StructuredOutput.acceptsToolResultStatus("arn:aws:bedrock:us-east-1:123456789012:provisioned-model/x"))
         // an answer in text only: asked again in a user turn
         let text = answer([.text("a")])
         #expect(structured.check(text) == .mismatch(["the answer did not call the tool structured_output (stop reason tool_use)"]))

@@ -53,8 +53,8 @@ public struct StructuredOutput: Sendable, Equatable {
     }
 
     /// The next request after an answer that did not fit: the conversation so far, the
-    /// assistant's answer, then a user turn with the errors: a toolResult with status error when
-    /// the answer called the tool, else a plain reminder.
+    /// assistant's answer, then a user turn with the errors: a toolResult (with status error for
+    /// the models that accept a status) when the answer called the tool, else a plain reminder.
     public func followUp(_ request: ConverseRequest, answer: ConverseResponse, problems: [String]) -> ConverseRequest {
         var next = request
         let list = problems.map { "- " + $0 }.joined(separator: "\n")
@@ -63,7 +63,8 @@ public struct StructuredOutput: Sendable, Equatable {
         if let call = content.lazy.compactMap({ if case .toolUse(let t) = $0 { return t } else { return nil } }).first {
             let text = "The input does not match the schema:\n\(list)\nCall \(Self.toolName) again with input that does."
             next.messages.append(Message(role: .user, content: [
-                .toolResult(ToolResultBlock(toolUseId: call.toolUseId, content: [.text(text)], status: "error")),
+                .toolResult(ToolResultBlock(toolUseId: call.toolUseId, content: [.text(text)],
+                                            status: Self.acceptsToolResultStatus(request.modelId) ? "error" : nil)),
             ]))
         } else if !content.isEmpty {
             next.messages.append(.user("Answer by calling the tool \(Self.toolName): \(list)"))
@@ -81,6 +82,17 @@ public struct StructuredOutput: Sendable, Equatable {
         if id.hasPrefix("anthropic.") { return false }
         if id.hasPrefix("mistral.mistral-large") || id.hasPrefix("amazon.nova-") { return true }
         return false
+    }
+}
+
+extension StructuredOutput {
+    /// Whether the model accepts `status` in a toolResult: the Converse API reference allows it
+    /// for Amazon Nova and Anthropic Claude 3 and later only (others, such as Mistral Large,
+    /// refuse the request), and for a model id that does not say, Conveyor leaves it out.
+    public static func acceptsToolResultStatus(_ modelId: String) -> Bool {
+        guard let reference = ModelReference(parsing: modelId) else { return false }
+        if let version = reference.claudeVersion { return version.major >= 3 }
+        return reference.modelId.hasPrefix("amazon.nova-")
     }
 }
 
