@@ -22,23 +22,12 @@ final class ValueCollection: Sendable {
     let logger: Logger
     let missing = Mutex<(count: Int, example: String?)>((0, nil))
 
-    /// Where the values go for this run: `output.collect` rendered, with `.shard-I-of-N` before
-    /// the name's extension when the run is a shard (each shard writes its own).
+    /// Where the values go for this run: `output.collect` rendered, each shard's own when the run
+    /// is sharded (`.shard-I-of-N` before the extension).
     static func location(job: Job, builder: RequestBuilder, shard: Shard?) throws -> StorageURI? {
         guard job.output.format == .jsonl, let template = job.templates.collect else { return nil }
         let uri = RequestBuilder.uri(try template.render(TemplateValues(run: builder.run, item: nil)), base: job.baseDirectory)
-        guard let shard else { return uri }
-        func sharded(_ path: String) -> String {
-            let name = (path as NSString).lastPathComponent
-            let ext = (name as NSString).pathExtension
-            let base = ext.isEmpty ? name : String(name.dropLast(ext.count + 1))
-            let renamed = base + ".shard-\(shard.index)-of-\(shard.count)" + (ext.isEmpty ? "" : "." + ext)
-            return String(path.dropLast(name.count)) + renamed
-        }
-        switch uri {
-        case .s3(let bucket, let key): return .s3(bucket: bucket, key: sharded(key))
-        case .file(let path): return .file(path: sharded(path))
-        }
+        return shard?.located(uri) ?? uri
     }
 
     init(destination: StorageURI, logger: Logger) throws {
