@@ -352,7 +352,8 @@ public final class Runner: Sendable {
                 break calls
             case .mismatch(let problems):
                 let answers = result.schemaRetries + 1
-                let summary = problems.prefix(5).joined(separator: "; ") + (problems.count > 5 ? "; and \(problems.count - 5) more" : "")
+                let summary = problems.prefix(5).joined(separator: "; ")
+                    + (problems.count > 5 ? "; and \(problems.count - 5) more" : "")
                 guard result.schemaRetries < structured.retries else {
                     return fail(StructuredOutput.mismatchCode, "\(answers) answer\(answers == 1 ? "" : "s") did not match "
                         + "output.schema (output.schemaRetries is \(structured.retries)): \(summary)")
@@ -368,7 +369,8 @@ public final class Runner: Sendable {
                 }
                 result.schemaRetries += 1
                 logger.debug("the answer does not match output.schema; asking again",
-                             metadata: ["item": "\(item.id)", "followUp": "\(result.schemaRetries)", "problems": "\(problems.count)"])
+                             metadata: ["item": "\(item.id)", "followUp": "\(result.schemaRetries)",
+                                        "problems": "\(problems.count)"])
             }
         }
         result.latencyMs = Int(((clock() - started) * 1000).rounded())

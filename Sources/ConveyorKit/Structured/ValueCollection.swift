@@ -26,7 +26,8 @@ final class ValueCollection: Sendable {
     /// is sharded (`.shard-I-of-N` before the extension).
     static func location(job: Job, builder: RequestBuilder, shard: Shard?) throws -> StorageURI? {
         guard job.output.format == .jsonl, let template = job.templates.collect else { return nil }
-        let uri = RequestBuilder.uri(try template.render(TemplateValues(run: builder.run, item: nil)), base: job.baseDirectory)
+        let rendered = try template.render(TemplateValues(run: builder.run, item: nil))
+        let uri = RequestBuilder.uri(rendered, base: job.baseDirectory)
         return shard?.located(uri) ?? uri
     }
 
