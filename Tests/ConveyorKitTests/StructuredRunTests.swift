@@ -182,7 +182,8 @@ import TestSupport
         defer { try? emulator.stop() }
         // a call's worst case is about $0.2 (the tool schema, the prompt and 100 output tokens at
         // $1 per 1k): the first fits in $0.3, the first plus a follow-up's worst case do not
-        var text = jobText(bucket, name: "structured-budget")
+        var text = jobText(bucket, output: "format: jsonl\ncollect: \"s3://\(bucket)/collected/all.jsonl\"",
+                           name: "structured-budget")
         text = text.replacingOccurrences(of: "maxTokens: 100}", with: "maxTokens: 100, pricing: {inputPer1k: 1, outputPer1k: 1}}")
         text = text.replacingOccurrences(of: "limits: {concurrency: 4, maxAttempts: 5}",
                                          with: "limits: {concurrency: 1, maxAttempts: 5, budgetUSD: 0.3}")
@@ -197,6 +198,8 @@ import TestSupport
         #expect(item.attempts == 1)
         #expect(item.costUSD > 0)
         #expect(emulator.stats.calls == 1)
+        // a run that stopped early writes no collection: it would be partial
+        #expect(!(try await KitFixture.keys(bucket).contains("collected/all.jsonl")))
     }
 
     @Test func formatTextWritesTheValueAsOneLineOfJSON() async throws {
