@@ -202,6 +202,24 @@ import TestSupport
         #expect(!(try await KitFixture.keys(bucket).contains("collected/all.jsonl")))
     }
 
+    @Test func aCollectionThatCannotBeWrittenFailsTheRunLoudly() async throws {
+        let bucket = try await seed(["the app crashes"])
+        let (emulator, url) = try KitFixture.startEmulator()
+        defer { try? emulator.stop() }
+        let destination = "s3://\(TestAWSName.missingBucket)/all.jsonl"
+        let job = try KitFixture.job(jobText(bucket, output: "format: jsonl\ncollect: \(destination)"))
+        let recorder = Collected()
+        let runner = Runner(job: job, services: try KitFixture.services(bedrockURL: url), recorder: recorder, logger: logger)
+        do {
+            try await runner.run()
+            Issue.record("the run ended as if the values were collected")
+        } catch let error as CollectError {
+            #expect(error.message.hasPrefix("output.collect: the collection could not be written to \(destination)"),
+                    "\(error.message)")
+        }
+        #expect(recorder.count(.succeeded) == 1)  // the item's own output is written all the same
+    }
+
     @Test func formatTextWritesTheValueAsOneLineOfJSON() async throws {
         let bucket = try await seed(["the app crashes"])
         let (emulator, url) = try KitFixture.startEmulator()

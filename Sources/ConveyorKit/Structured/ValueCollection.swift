@@ -34,7 +34,7 @@ final class ValueCollection: Sendable {
     init(destination: StorageURI, logger: Logger) throws {
         self.destination = destination
         self.logger = logger
-        spool = try ManifestWriter(destination: destination)
+        spool = try ManifestWriter(destination: destination, label: "collection")
     }
 
     /// The line of an item whose value this run produced.
@@ -78,7 +78,7 @@ final class ValueCollection: Sendable {
             logger.info("values collected", metadata: ["collect": "\(destination)", "lines": "\(upload.lines)"])
             return upload.lines
         } catch let error as ManifestError {
-            throw CollectError(message: "output.collect: the collected values could not be written: \(error.message)")
+            throw CollectError(message: "output.collect: \(error.message)")
         }
     }
 
