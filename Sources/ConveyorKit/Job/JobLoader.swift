@@ -204,6 +204,9 @@ final class JobReader {
             for (i, item) in sequence.enumerated() { check(item, element, context: "\(context)[\(i)]") }
         case .anyJSON:
             _ = json(node)
+        case .outputSchema:
+            _ = json(node)
+            checkOutputSchema(node)
         }
     }
 
@@ -421,7 +424,6 @@ final class JobReader {
                 onExisting: string(value(o, "onExisting")).flatMap(OnExisting.init(rawValue:)) ?? .skip,
                 schema: value(o, "schema").map { json($0) })
             checkURI(location, context: "output.s3", allowTemplates: true)
-            if let node = value(o, "schema") { checkOutputSchema(node) }
             decodeStructuredOutput(o, into: &output!, modelId: model?.id)
         }
         let report = value(root, "report").flatMap { located($0) }
