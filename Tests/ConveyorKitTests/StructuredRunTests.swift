@@ -202,6 +202,23 @@ import TestSupport
         #expect(!(try await KitFixture.keys(bucket).contains("collected/all.jsonl")))
     }
 
+    @Test func aRunCutByMaxItemsLeavesTheCollectionAsItWas() async throws {
+        let bucket = try await seed(["the app crashes", "love it", "dark mode please"])
+        let (emulator, url) = try KitFixture.startEmulator()
+        defer { try? emulator.stop() }
+        let job = try KitFixture.job(jobText(bucket, output: "format: jsonl\ncollect: \"s3://\(bucket)/all.jsonl\""))
+        let recorder = Collected()
+        let services = try KitFixture.services(bedrockURL: url)
+        try await Runner(job: job, services: services, options: RunOptions(maxItems: 2), recorder: recorder, logger: logger).run()
+        #expect(recorder.count(.succeeded) == 2)
+        #expect(!(try await KitFixture.keys(bucket).contains("all.jsonl")))
+        // the whole job: two skipped, one called, three lines
+        let (_, whole) = try await run(job, emulator: url)
+        #expect(whole.count(.skipped) == 2)
+        let body = try await KitFixture.s3().getObject(bucket: bucket, key: "all.jsonl").body
+        #expect(String(decoding: body, as: UTF8.self).split(separator: "\n").count == 3)
+    }
+
     @Test func aCollectionThatCannotBeWrittenFailsTheRunLoudly() async throws {
         let bucket = try await seed(["the app crashes"])
         let (emulator, url) = try KitFixture.startEmulator()

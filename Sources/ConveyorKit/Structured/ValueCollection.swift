@@ -86,7 +86,6 @@ final class ValueCollection: Sendable {
     /// object is never partial.
     func discard(because reason: String) {
         spool.discard()
-        logger.notice("\(reason): the collected values are not written to \(destination); "
-            + "a run of the whole job (which skips the items already done) writes them")
+        logger.notice("\(reason): the collected values are not written to \(destination); a run of the whole job (which skips the items already done) writes them")
     }
 }
