@@ -249,6 +249,18 @@ import TestSupport
         #expect(Self.validator.violations(of: try JSONValue.parse(body)).isEmpty, "\(String(decoding: body, as: UTF8.self))")
     }
 
+    @Test func thePolicyLetsTheRunReadValuesBackAndWriteTheCollection() throws {
+        let job = try KitFixture.job(jobText("acme-labels", output: "format: jsonl\ncollect: \"s3://acme-all/{{job.name}}.jsonl\""))
+        let statements = JobPolicy(job: job).policy.statements
+        let collect = try #require(statements.first { $0.sid == "CollectValues" })
+        #expect(collect.actions == ["s3:PutObject", "s3:AbortMultipartUpload"])
+        #expect(collect.resources == ["arn:aws:s3:::acme-all/structured.jsonl", "arn:aws:s3:::acme-all/structured.shard-*-of-*.jsonl"])
+        #expect(statements.first { $0.sid == "CheckExistingOutputs" }?.resources == ["arn:aws:s3:::acme-labels/out/*.json"])
+        // without jsonl, outputs are only listed and written
+        let plain = JobPolicy(job: try KitFixture.job(jobText("acme-labels"))).policy.statements
+        #expect(!plain.contains { $0.sid == "CollectValues" || $0.sid == "CheckExistingOutputs" })
+    }
+
     @Test func planShowsTheForcedToolAndTheSchema() async throws {
         let bucket = try await seed(["x"])
         let job = try KitFixture.job(jobText(bucket, output: "format: jsonl\ncollect: \"s3://\(bucket)/all/{{run.date}}.jsonl\""))
