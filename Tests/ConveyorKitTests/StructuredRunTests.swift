@@ -256,9 +256,23 @@ import TestSupport
         #expect(collect.actions == ["s3:PutObject", "s3:AbortMultipartUpload"])
         #expect(collect.resources == ["arn:aws:s3:::acme-all/structured.jsonl", "arn:aws:s3:::acme-all/structured.shard-*-of-*.jsonl"])
         #expect(statements.first { $0.sid == "CheckExistingOutputs" }?.resources == ["arn:aws:s3:::acme-labels/out/*.json"])
+        #expect(statements.contains { $0.sid.hasPrefix("ListBucket") && $0.resources == ["arn:aws:s3:::acme-all"] })
         // without jsonl, outputs are only listed and written
         let plain = JobPolicy(job: try KitFixture.job(jobText("acme-labels"))).policy.statements
         #expect(!plain.contains { $0.sid == "CollectValues" || $0.sid == "CheckExistingOutputs" })
+    }
+
+    @Test func doctorChecksTheCollectionsBucket() async throws {
+        let bucket = try await seed(["x"])
+        let job = try KitFixture.job(jobText(bucket, output: """
+            format: jsonl
+            collect: "s3://\(TestAWSName.missingBucket)/{{job.name}}.jsonl"
+            """))
+        let checks = await Doctor.locationChecks(job, services: try KitFixture.services())
+        let collect = try #require(checks.first { $0.message.contains("output.collect") })
+        #expect(collect.status == .fail, "\(collect.message)")
+        #expect(collect.message.contains(TestAWSName.missingBucket), "\(collect.message)")
+        #expect(collect.message.hasPrefix("/tmp/conveyor-tests/job.yaml:"), "\(collect.message)")
     }
 
     @Test func planShowsTheForcedToolAndTheSchema() async throws {

@@ -274,6 +274,7 @@ public struct JobPolicy: Sendable {
             else { return }
             let key = pattern(collect.key)
             collections.append(s3ARN(bucket, key))
+            list(bucket, key.lastIndex(of: "/").map { String(key[...$0]) } ?? "")  // doctor lists its folder
             let nameStart = key.lastIndex(of: "/").map { key.index(after: $0) } ?? key.startIndex
             if let dot = key[nameStart...].lastIndex(of: "."), dot != nameStart {
                 collections.append(s3ARN(bucket, key[..<dot] + ".shard-*-of-*" + key[dot...]))
