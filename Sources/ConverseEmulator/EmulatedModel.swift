@@ -33,9 +33,11 @@ public struct EmulatedError: Error, Sendable, Equatable {
 /// The answer to a text conversation is `Echo: ` followed by the last user message's text, after
 /// a note of each document or image in that message (``mediaEcho(_:)``). With
 /// `toolChoice` naming a tool (or `any`), the answer is a toolUse whose input satisfies the tool's
-/// input schema. Directives in the last user message steer a single call:
-/// `[[error:CODE]]` answers with that Bedrock error, `[[latency:MS]]` sets the latency, and
-/// `[[tool-input:JSON]]` makes the toolUse input exactly that JSON.
+/// input schema. Directives in the last user text (a follow-up turn that only holds tool results
+/// keeps the directives of the prompt before it) steer a call: `[[error:CODE]]` answers with that
+/// Bedrock error, `[[latency:MS]]` sets the latency, `[[tool-input:JSON]]` makes the toolUse
+/// input exactly that JSON, and `[[wrong-tool-input:N]]` makes the first N answers of a
+/// conversation (counted by the tool results already in it) break the tool's input schema.
 public enum EmulatedModel {
     /// Checks the request as Bedrock's front door does.
     public static func validate(_ request: ConverseRequest, defaultMaxTokens: Int) throws(EmulatedError) {
@@ -76,6 +78,7 @@ public enum EmulatedModel {
                 throw .validation("1 validation error detected: Value '\(p)' at 'inferenceConfig.topP' failed to satisfy constraint: Member must have value less than or equal to 1")
             }
         }
+        try validateToolTurns(request)
         if let tools = request.toolConfig {
             let names = tools.tools.compactMap { if case .toolSpec(let s) = $0 { return s.name } else { return nil } }
             if names.isEmpty { throw .validation("The toolConfig field must be defined when using toolUse and toolResult content blocks.") }
@@ -151,9 +154,43 @@ public enum EmulatedModel {
         }.joined()
     }
 
-    /// The text of the last user message (its text blocks, joined).
+    /// The text of the last user message that has text (its text blocks, joined).
     public static func lastUserText(_ request: ConverseRequest) -> String {
-        request.messages.last { $0.role == .user }?.text ?? ""
+        request.messages.last { $0.role == .user && !$0.text.isEmpty }?.text ?? ""
+    }
+
+    static func toolUseIDs(_ message: Message) -> [String] {
+        message.content.compactMap { if case .toolUse(let t) = $0 { return t.toolUseId } else { return nil } }
+    }
+
+    static func toolResultIDs(_ message: Message) -> [String] {
+        message.content.compactMap { if case .toolResult(let r) = $0 { return r.toolUseId } else { return nil } }
+    }
+
+    /// Tool turns as Bedrock checks them: toolUse and toolResult blocks need a toolConfig, an
+    /// assistant's toolUse blocks are answered by toolResult blocks with the same ids in the next
+    /// turn, and a toolResult answers a toolUse of the turn before.
+    static func validateToolTurns(_ request: ConverseRequest) throws(EmulatedError) {
+        for (index, message) in request.messages.enumerated() {
+            let uses = toolUseIDs(message)
+            let results = toolResultIDs(message)
+            if (!uses.isEmpty || !results.isEmpty) && request.toolConfig == nil {
+                throw .validation("The toolConfig field must be defined when using toolUse and toolResult content blocks.")
+            }
+            if !uses.isEmpty, index + 1 < request.messages.count {
+                let answered = Set(toolResultIDs(request.messages[index + 1]))
+                let missing = uses.filter { !answered.contains($0) }
+                if !missing.isEmpty {
+                    throw .validation("Expected toolResult blocks at messages.\(index + 1).content for the following Ids: \(missing.joined(separator: ", "))")
+                }
+            }
+            if !results.isEmpty {
+                let asked = index > 0 ? Set(toolUseIDs(request.messages[index - 1])) : []
+                if results.contains(where: { !asked.contains($0) }) {
+                    throw .validation("The number of toolResult blocks at messages.\(index).content exceeds the number of toolUse blocks of previous turn.")
+                }
+            }
+        }
     }
 
     /// The estimate Bedrock-like quotas use: a token per four characters, rounded up.
@@ -167,6 +204,8 @@ public enum EmulatedModel {
         for block in request.system ?? [] {
             if case .text(let t) = block { characters += t.count }
         }
+        // tool definitions are input, as Bedrock counts them
+        for tool in request.toolConfig?.tools ?? [] { characters += tool.json.serialized().count }
         for message in request.messages {
             for block in message.content {
                 switch block {
@@ -202,13 +241,18 @@ public enum EmulatedModel {
         if let tools = request.toolConfig, let name = forcedTool(tools) {
             let spec = tools.tools.compactMap { if case .toolSpec(let s) = $0, s.name == name { return s } else { return nil } }.first
             var toolInput: JSONValue
-            if let forced = directive("tool-input", in: text), let parsed = try? JSONValue.parse(Data(forced.utf8)) {
+            let schema = spec?.inputSchema ?? ["type": "object"]
+            // this answer's number in the conversation: one more than the tool results sent back
+            let answer = request.messages.filter { $0.role == .user && !toolResultIDs($0).isEmpty }.count + 1
+            if let wrong = directive("wrong-tool-input", in: text).flatMap(Int.init), answer <= wrong {
+                toolInput = SchemaSampler.violating(schema, seed: stableHash(text))
+            } else if let forced = directive("tool-input", in: text), let parsed = try? JSONValue.parse(Data(forced.utf8)) {
                 toolInput = parsed
             } else {
-                toolInput = SchemaSampler.sample(spec?.inputSchema ?? ["type": "object"], seed: stableHash(text))
+                toolInput = SchemaSampler.sample(schema, seed: stableHash(text))
             }
             let output = tokens(forCharacters: toolInput.serialized().count)
-            let block = ToolUseBlock(toolUseId: "tooluse_\(String(stableHash(text + name), radix: 36))", name: name,
+            let block = ToolUseBlock(toolUseId: "tooluse_\(String(stableHash(text + name + "#\(answer)"), radix: 36))", name: name,
                                      input: toolInput)
             return ConverseResponse(
                 message: Message(role: .assistant, content: [.toolUse(block)]), stopReason: .toolUse,
@@ -254,6 +298,27 @@ public enum EmulatedModel {
 /// required, enum, const, items, minItems, minimum/maximum, minLength/maxLength, anyOf/oneOf).
 /// Enum choices depend on `seed`, so different prompts get different (but repeatable) answers.
 public enum SchemaSampler {
+    /// A value that breaks `schema`: a conforming sample whose first required (else first)
+    /// property holds a value of the wrong kind; for a schema without properties, a string.
+    public static func violating(_ schema: JSONValue, seed: UInt64) -> JSONValue {
+        guard case .object(var object) = sample(schema, seed: seed), let properties = schema["properties"]?.objectValue,
+              let name = schema["required"]?.arrayValue?.first?.stringValue ?? properties.keys.first
+        else { return .string("not an object") }
+        object[name] = wrongValue(for: properties[name] ?? [:])
+        return .object(object)
+    }
+
+    /// A value `schema` refuses: outside its enum, else of another type.
+    static func wrongValue(for schema: JSONValue) -> JSONValue {
+        if schema["enum"] != nil { return .string("none-of-the-allowed-values") }
+        switch schema["type"]?.stringValue {
+        case "string": return .integer(12345)
+        case "integer", "number": return .string("not a number")
+        case "boolean", "array", "object", "null": return .string("not a \(schema["type"]!.stringValue!)")
+        default: return .null
+        }
+    }
+
     public static func sample(_ schema: JSONValue, seed: UInt64, depth: Int = 0) -> JSONValue {
         guard depth < 16 else { return .null }
         if let constant = schema["const"] { return constant }

@@ -18,7 +18,9 @@ struct EmulatorCommand: ParsableCommand {
             the quotas. Point a client at it with AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://HOST:PORT.
 
             Directives in the last user message steer one call: [[error:CODE]] answers with that Bedrock \
-            error, [[latency:MS]] sets the latency, [[tool-input:JSON]] fixes the toolUse input.
+            error, [[latency:MS]] sets the latency, [[tool-input:JSON]] fixes the toolUse input, \
+            [[wrong-tool-input:N]] makes the first N answers of a conversation break the tool's schema \
+            (counted by the tool results sent back).
             """)
 
     @Option(help: "Port to listen on; 0 picks a free one (printed on the first line).")

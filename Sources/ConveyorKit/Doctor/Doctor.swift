@@ -231,6 +231,11 @@ public enum Doctor {
         for (folder, at) in JobLocations(job: job).outputFolders(builder: builder) {
             checks.append(placed(await listable(folder, section: "output", services: services), at: at))
         }
+        if let collect = try? ValueCollection.location(job: job, builder: builder, shard: nil) {
+            var check = await listable(JobLocations.folder(of: collect), section: "output", services: services)
+            check.message = "output.collect: " + check.message
+            checks.append(placed(check, at: job.output.collect?.location))
+        }
         do {
             if let report = try builder.report() {
                 let lock = try RunSession.lockLocation(job: job, report: report, builder: builder, shard: nil)

@@ -62,6 +62,9 @@ public struct IAMPolicy: Sendable, Equatable {
 /// - outputs: `s3:PutObject` on the output key pattern; `s3:ListBucket` on its folder (resume
 ///   lists it; doctor lists it); `s3:GetObject` on `prompts[].output` when they are not
 ///   overwritten (HeadObject decides whether to skip);
+/// - with `output.format: jsonl`: `s3:GetObject` on the outputs (a skipped item's value is read
+///   back from its output), and `s3:PutObject` and `s3:AbortMultipartUpload` on `output.collect`
+///   (also under a shard's name, `.shard-*-of-*` before the extension);
 /// - the report and its manifest beside it: `s3:PutObject` (the manifest may be a multipart
 ///   upload, aborted on failure: `s3:AbortMultipartUpload`); `s3:GetObject` (`--retry-failed`
 ///   reads a report and its manifest); `s3:ListBucket` on its folder (doctor);
@@ -110,6 +113,7 @@ public struct JobPolicy: Sendable {
         var outputChecks: [String] = []
         var locks: [String] = []
         var reports: [String] = []
+        var collections: [String] = []
         /// bucket → listed prefixes ("" for the whole bucket), in order of first use.
         var listings: [(bucket: String, prefixes: [String])] = []
 
@@ -183,11 +187,13 @@ public struct JobPolicy: Sendable {
         mutating func build() {
             addInputs()
             addOutputs()
+            addCollection()
             addReportAndLock()
             addStatement("ReadInputs", ["s3:GetObject"], reads)
             addStatement("WriteOutputs", ["s3:PutObject"], writes)
             addStatement("CheckExistingOutputs", ["s3:GetObject"], outputChecks)
             addStatement("ReportAndManifest", ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"], reports)
+            addStatement("CollectValues", ["s3:PutObject", "s3:AbortMultipartUpload"], collections)
             addStatement("RunLock", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], locks)
             for (index, listing) in listings.enumerated() {
                 let condition: [String: [String: [String]]]? = listing.prefixes.contains("")
@@ -256,8 +262,24 @@ public struct JobPolicy: Sendable {
                 guard case .s3(let bucket) = template.store else { continue }
                 let key = pattern(template.key)
                 if written { writes.append(s3ARN(bucket, key)) }
-                if own && job.output.onExisting != .overwrite { outputChecks.append(s3ARN(bucket, key)) }
+                let readsBack = job.output.format == .jsonl && job.output.onExisting == .skip
+                if (own || readsBack) && job.output.onExisting != .overwrite { outputChecks.append(s3ARN(bucket, key)) }
                 list(bucket, folderPattern(template.key))
+            }
+        }
+
+        /// `output.collect`, and its shards' copies.
+        mutating func addCollection() {
+            guard job.output.format == .jsonl, let collect = job.templates.collect, case .s3(let bucket) = collect.store
+            else { return }
+            let key = pattern(collect.key)
+            collections.append(s3ARN(bucket, key))
+            list(bucket, key.lastIndex(of: "/").map { String(key[...$0]) } ?? "")  // doctor lists its folder
+            let nameStart = key.lastIndex(of: "/").map { key.index(after: $0) } ?? key.startIndex
+            if let dot = key[nameStart...].lastIndex(of: "."), dot != nameStart {
+                collections.append(s3ARN(bucket, key[..<dot] + ".shard-*-of-*" + key[dot...]))
+            } else {
+                collections.append(s3ARN(bucket, key + ".shard-*-of-*"))
             }
         }
 

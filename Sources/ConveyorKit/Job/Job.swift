@@ -91,7 +91,8 @@ public struct PromptItemSpec: Sendable, Equatable {
 }
 
 public enum OutputFormat: String, Sendable, Equatable, CaseIterable {
-    case json, text
+    /// `jsonl`: output records as with json, and every item's value collected into `output.collect`.
+    case json, text, jsonl
 }
 
 public enum OnExisting: String, Sendable, Equatable, CaseIterable {
@@ -103,6 +104,10 @@ public struct OutputSpec: Sendable, Equatable {
     public var format: OutputFormat
     public var onExisting: OnExisting
     public var schema: JSONValue?
+    /// Follow-up calls allowed after answers that do not fit `schema`.
+    public var schemaRetries: Int = 2
+    /// With format jsonl: where every item's value is collected, one JSON line each (a per-run template).
+    public var collect: LocatedText?
 }
 
 /// A count of failures, or a share of the items.

@@ -22,8 +22,10 @@ public indirect enum JobShape: Sendable {
     case oneOrMany(JobShape)
     case object([JobField], additional: JobShape? = nil)
     case array(JobShape, minItems: Int = 0)
-    /// Any JSON value (passed through to the model or used as a JSON Schema).
+    /// Any JSON value (passed through to the model).
     case anyJSON
+    /// `output.schema`: a JSON Schema using the keywords ``OutputSchema`` validates.
+    case outputSchema
 }
 
 public struct JobField: Sendable {
@@ -98,11 +100,14 @@ public enum JobFormat {
     static let output = JobShape.object([
         JobField("s3", .uri, required: true,
                  "Output key template, rendered per item; must differ per item (use {{item.name}}, {{item.id}}, ...)."),
-        JobField("format", .string(enumeration: ["json", "text"]), default: "json",
-                 "json: the output record (text, usage, latency, ...); text: the model's text only."),
+        JobField("format", .string(enumeration: ["json", "text", "jsonl"]), default: "json",
+                 "json: the output record (text, usage, latency, ...; the value under json with a schema); text: the model's text only (with a schema, the value); jsonl: json, and every item's value collected into output.collect at the end of the run."),
         JobField("onExisting", .string(enumeration: ["skip", "overwrite", "fail"]), default: "skip",
                  "What to do when an item's output exists: skip (resume), overwrite, or fail the item."),
-        JobField("schema", .anyJSON, "A JSON Schema the model's answer must satisfy (structured output). Not available in this version: run refuses it."),
+        JobField("schema", .outputSchema, "A JSON Schema (type: object) the answer must satisfy: every call forces a tool with this input schema, and the answer is validated. Keywords: type, properties, required, enum, items, minimum, maximum, minLength, maxLength, minItems, maxItems, additionalProperties, description, title."),
+        JobField("schemaRetries", .integer(minimum: 0, maximum: 10), default: 2,
+                 "Follow-up calls after an answer that does not fit output.schema, each sending the errors back; then the item fails with SchemaMismatch."),
+        JobField("collect", .uri, "With format jsonl: where every item's value goes at the end of the run, one JSON line per item (a template with run-wide variables)."),
     ])
 
     static let limits = JobShape.object([
@@ -161,6 +166,7 @@ public enum JobFormat {
                 "description": "A batch of prompts for Amazon Bedrock: model, inputs, prompt, outputs and limits. See docs/job-format.md.",
             ]
             for (key, value) in object { head[key] = value }
+            head["definitions"] = ["outputSchema": outputSchemaDefinition]
             object = head
             schema = .object(object)
         }
@@ -227,7 +233,32 @@ public enum JobFormat {
             return .object(o)
         case .anyJSON:
             return .object(JSONObject())
+        case .outputSchema:
+            return ["$ref": "#/definitions/outputSchema"]
         }
+    }
+
+    /// The JSON Schema of `output.schema` itself, recursive through properties, items and
+    /// additionalProperties; `validate` checks the same rules with places in the file.
+    static var outputSchemaDefinition: JSONValue {
+        let reference: JSONValue = ["$ref": "#/definitions/outputSchema"]
+        let typeName: JSONValue = ["enum": .array(OutputSchema.typeNames.map { .string($0) })]
+        let count: JSONValue = ["type": "integer", "minimum": 0]
+        return [
+            "type": "object",
+            "properties": [
+                "type": ["oneOf": [typeName, ["type": "array", "items": typeName, "minItems": 1]]],
+                "properties": ["type": "object", "additionalProperties": reference],
+                "required": ["type": "array", "items": ["type": "string"]],
+                "enum": ["type": "array", "minItems": 1],
+                "items": reference,
+                "minimum": ["type": "number"], "maximum": ["type": "number"],
+                "minLength": count, "maxLength": count, "minItems": count, "maxItems": count,
+                "additionalProperties": ["oneOf": [["type": "boolean"], reference]],
+                "description": ["type": "string"], "title": ["type": "string"],
+            ],
+            "additionalProperties": false,
+        ]
     }
 }
 

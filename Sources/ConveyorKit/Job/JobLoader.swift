@@ -204,6 +204,9 @@ final class JobReader {
             for (i, item) in sequence.enumerated() { check(item, element, context: "\(context)[\(i)]") }
         case .anyJSON:
             _ = json(node)
+        case .outputSchema:
+            _ = json(node)
+            checkOutputSchema(node)
         }
     }
 
@@ -421,9 +424,7 @@ final class JobReader {
                 onExisting: string(value(o, "onExisting")).flatMap(OnExisting.init(rawValue:)) ?? .skip,
                 schema: value(o, "schema").map { json($0) })
             checkURI(location, context: "output.s3", allowTemplates: true)
-            if let schema = output?.schema, schema.objectValue == nil, let node = value(o, "schema") {
-                error(node, "output.schema must be a JSON Schema object, such as {type: object, properties: {...}}")
-            }
+            decodeStructuredOutput(o, into: &output!, modelId: model?.id)
         }
         let report = value(root, "report").flatMap { located($0) }
         if let report { checkURI(report, context: "report", allowTemplates: true) }
@@ -471,17 +472,17 @@ final class JobReader {
         if engine == .batch, let node = value(root, "engine") {
             warning(node, "engine batch is not available in this version: conveyor run refuses it (exit 2)")
         }
-        if let o = value(root, "output"), let node = value(o, "schema") {
-            warning(node, "output.schema (structured output) is not available in this version: conveyor run refuses it (exit 2)")
-        }
         if engine == .batch {
             if batch?.roleArn == nil || batch?.staging == nil {
                 error(value(root, "engine") ?? root, "engine batch needs batch.roleArn (the role Bedrock assumes) and batch.staging (an s3:// prefix)")
             }
         }
 
-        let templates = compileTemplates(system: system, prompt: prompt, messages: messages, inputs: inputs,
+        var templates = compileTemplates(system: system, prompt: prompt, messages: messages, inputs: inputs,
                                          prompts: prompts, output: output, report: report, vars: Set(vars.keys))
+        if let collect = output?.collect {
+            templates?.collect = compileCollect(collect, vars: Set(vars.keys))
+        }
         guard let model, let output, let templates else { return nil }
         return Job(path: path, version: version, name: name, description: string(value(root, "description")), model: model,
                    system: system, prompt: prompt, messages: messages, inputs: inputs, prompts: prompts, output: output,

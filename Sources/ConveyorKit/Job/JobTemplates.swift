@@ -8,6 +8,8 @@ public struct JobTemplates: Sendable, Equatable {
     public var messages: [(role: MessageSpec.Role, text: Template)]
     public var output: OutputKeyTemplate
     public var report: OutputKeyTemplate?
+    /// `output.collect` (format jsonl), with run-wide variables only.
+    public var collect: OutputKeyTemplate?
     /// The input locations, with run-wide variables only.
     public var inputLocations: [Template]
     /// Form B items' prompts and outputs, by id.

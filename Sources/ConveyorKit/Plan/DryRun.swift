@@ -34,6 +34,8 @@ public struct PlanSummary: Sendable {
     public var checkProblems: [(id: String, problem: String)] = []
     public var shard: Shard?
     public var reportLocation: String?
+    /// `output.collect` rendered for this run (format jsonl).
+    public var collectLocation: String?
     public var maxItemsReached = false
     /// `--retry-failed`: the report retried, the ids that would run (the first 50), and the
     /// failed ids no longer in the inputs (nil when the listing stopped at --max-items).
@@ -80,9 +82,11 @@ public enum DryRun {
         summary.s3PromptObjects = prompts.s3Objects
         summary.shard = options.shard
         summary.reportLocation = try? builder.report().map { options.shard?.located($0) ?? $0 }?.description
+        summary.collectLocation = try? ValueCollection.location(job: job, builder: builder, shard: options.shard)?.description
         let maxBytes = job.inputs?.maxBytes ?? 1_048_576
         // characters of a prompt without its input: the templates' own text
-        let fixedCharacters = (prompts.system?.text.count ?? 0) + (prompts.prompt?.text.count ?? 0)
+        let toolCharacters = Self.toolCharacters(StructuredOutput(job: job)?.toolConfiguration)
+        let fixedCharacters = toolCharacters + (prompts.system?.text.count ?? 0) + (prompts.prompt?.text.count ?? 0)
             + job.templates.messages.reduce(0) { $0 + $1.text.text.count }
 
         summary.retry = options.retry
@@ -161,7 +165,7 @@ public enum DryRun {
                 } else if let input, let head = try? await services.storage.head(input) {
                     characters += head.size
                 }
-                summary.estimatedInputTokens += (characters + (prompts.system?.text.count ?? 0) + 3) / 4
+                summary.estimatedInputTokens += (characters + toolCharacters + (prompts.system?.text.count ?? 0) + 3) / 4
             case .unreadable(let problem):
                 summary.records += 1
                 summary.unreadableRecords.append((item.id, problem.code, problem.message))
@@ -211,12 +215,27 @@ public enum DryRun {
         request.messages.reduce(0) { total, message in total + message.content.reduce(0) { $0 + ConverseMedia.tokens($1) } }
     }
 
+    /// Characters of the tool definitions a request carries (the structured output's schema).
+    static func toolCharacters(_ config: ToolConfiguration?) -> Int {
+        config?.tools.reduce(0) { $0 + $1.json.serialized().count } ?? 0
+    }
+
     static func characters(_ request: ConverseRequest) -> Int {
         let system = request.system?.reduce(0) { total, block in
             if case .text(let t) = block { return total + t.count }
             return total
         } ?? 0
-        return system + request.messages.reduce(0) { $0 + $1.text.count }
+        // tool definitions and tool turns (structured output) are input too
+        let tools = toolCharacters(request.toolConfig)
+        let toolTurns = request.messages.reduce(0) { total, message in
+            message.content.reduce(total) { sum, block in
+                switch block {
+                case .toolUse, .toolResult: return sum + block.json.serialized().count
+                default: return sum
+                }
+            }
+        }
+        return system + tools + toolTurns + request.messages.reduce(0) { $0 + $1.text.count }
     }
 }
 
@@ -276,6 +295,15 @@ extension PlanSummary {
             if unreadableRecords.count > 5 { lines.append("  … and \(n(unreadableRecords.count - 5)) more") }
         }
         lines.append("Output: \(job.output.location.text) (format \(job.output.format.rawValue), onExisting \(job.output.onExisting.rawValue))")
+        if let structured = StructuredOutput(job: job) {
+            let calls = structured.retries + 1
+            lines.append("Structured output: every call forces the tool \(StructuredOutput.toolName) (toolChoice tool); "
+                + "an answer that does not fit the schema is sent back, at most \(structured.retries) time"
+                + "\(structured.retries == 1 ? "" : "s") (up to \(calls) billed call\(calls == 1 ? "" : "s") per item), "
+                + "then the item fails with \(StructuredOutput.mismatchCode). Schema:")
+            lines.append("  " + PrettyJSON.format(structured.schema.schema, indent: "  "))
+        }
+        if let collectLocation { lines.append("Values collected at the end of the run in: \(collectLocation)") }
         if let reportLocation { lines.append("Report: \(reportLocation)") }
         lines.append("Estimated input tokens: \(n(estimatedInputTokens)) (an estimate: characters / 4)")
         if let worst = worstCaseOutputTokens {

@@ -56,7 +56,7 @@ public struct RequestBuilder: Sendable {
         }
         return ConverseRequest(
             modelId: model.id, messages: messages, system: system, inferenceConfig: inference,
-            additionalModelRequestFields: model.additionalFields,
+            toolConfig: StructuredOutput(job: job)?.toolConfiguration, additionalModelRequestFields: model.additionalFields,
             requestMetadata: ["conveyor-job": Self.metadataValue(job.name), "conveyor-run": Self.metadataValue(run.runID),
                               "conveyor-item": Self.metadataValue(item.id)])
     }

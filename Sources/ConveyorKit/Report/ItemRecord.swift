@@ -41,6 +41,8 @@ public struct ItemRecord: Sendable, Equatable {
     public var outputTokens: Int
     public var error: ItemError?
     public var costUSD: Double
+    /// Follow-up calls after answers that did not fit `output.schema` (counted in `attempts` too).
+    public var schemaRetries = 0
 
     public init(id: String, input: String? = nil, output: String? = nil, status: ItemStatus, attempts: Int = 0,
                 throttled: Int = 0, latencyMs: Double? = nil, inputTokens: Int = 0, outputTokens: Int = 0,
@@ -92,6 +94,7 @@ public struct ItemRecord: Sendable, Equatable {
         object["usage"] = .object(["inputTokens": .integer(Int64(inputTokens)), "outputTokens": .integer(Int64(outputTokens))])
         object["error"] = error.map { .object(["code": .string($0.code), "message": .string($0.message)]) } ?? .null
         object["throttled"] = .integer(Int64(throttled))
+        if schemaRetries > 0 { object["schemaRetries"] = .integer(Int64(schemaRetries)) }
         return .object(object)
     }
 
@@ -119,6 +122,7 @@ public struct ItemRecord: Sendable, Equatable {
                   attempts: object["attempts"]?.intValue ?? 0, throttled: object["throttled"]?.intValue ?? 0,
                   latencyMs: object["latencyMs"]?.doubleValue, inputTokens: usage?["inputTokens"]?.intValue ?? 0,
                   outputTokens: usage?["outputTokens"]?.intValue ?? 0, error: error)
+        schemaRetries = object["schemaRetries"]?.intValue ?? 0
     }
 }
 

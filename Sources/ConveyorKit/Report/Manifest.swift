@@ -15,6 +15,8 @@ public final class ManifestWriter: Sendable {
     public let destination: StorageURI
     /// The spool file.
     public let spoolPath: String
+    /// What the file is, in messages: `manifest`, or another JSON-lines object spooled the same way.
+    let label: String
     let bufferSize: Int
 
     struct State {
@@ -50,15 +52,18 @@ public final class ManifestWriter: Sendable {
     ///   - destination: where ``finish(storage:)`` uploads the manifest.
     ///   - temporaryDirectory: for the spool file; default `$TMPDIR` (or `/tmp`).
     ///   - bufferSize: bytes gathered before a write to the spool file.
-    public init(destination: StorageURI, temporaryDirectory: String? = nil, bufferSize: Int = 64 * 1024) throws {
+    ///   - label: what the file is, in messages and the spool file's name.
+    public init(destination: StorageURI, temporaryDirectory: String? = nil, bufferSize: Int = 64 * 1024,
+                label: String = "manifest") throws {
         self.destination = destination
         self.bufferSize = max(0, bufferSize)
+        self.label = label
         let directory = temporaryDirectory ?? FileManager.default.temporaryDirectory.path
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let path = (directory as NSString).appendingPathComponent("conveyor-manifest-\(UUID().uuidString).jsonl")
+        let path = (directory as NSString).appendingPathComponent("conveyor-\(label)-\(UUID().uuidString).jsonl")
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw ManifestError(message: "cannot create the manifest's spool file \(path): \(String(cString: strerror(errno)))")
+            throw ManifestError(message: "cannot create the \(label)'s spool file \(path): \(String(cString: strerror(errno)))")
         }
         spoolPath = path
         state = Mutex(State(fd: fd))
@@ -73,7 +78,11 @@ public final class ManifestWriter: Sendable {
 
     /// Appends the item's line. Cheap; safe from any task.
     public func append(_ item: ItemRecord) {
-        let line = item.manifestLine
+        append(line: item.manifestLine)
+    }
+
+    /// Appends one JSON line (ending in a newline); the spool serves other JSON-lines objects too.
+    public func append(line: Data) {
         state.withLock { s in
             guard !s.closed else { return }
             s.buffer.append(contentsOf: line)
@@ -106,14 +115,14 @@ public final class ManifestWriter: Sendable {
                 s.closed = true
             }
             if let failure = s.failure {
-                throw ManifestError(message: "the manifest's spool file \(spoolPath) could not be written: \(failure)")
+                throw ManifestError(message: "the \(label)'s spool file \(spoolPath) could not be written: \(failure)")
             }
             return (s.lines, s.bytes)
         }
         do {
             _ = try await storage.upload(destination, file: spoolPath, contentType: "application/x-ndjson")
         } catch {
-            throw ManifestError(message: "the manifest could not be written to \(destination): \(error); it is kept in \(spoolPath)")
+            throw ManifestError(message: "the \(label) could not be written to \(destination): \(error); it is kept in \(spoolPath)")
         }
         let upload = Upload(uri: destination, lines: lines, bytes: bytes)
         state.withLock {

@@ -78,12 +78,15 @@ public struct RunReport: Sendable, Equatable {
         public var attempts: Int
         /// Calls answered with a throttling error.
         public var throttled: Int
-        /// Calls beyond each item's first.
+        /// Calls beyond each item's first, after a throttle or a transient error.
         public var retried: Int
-        public init(attempts: Int = 0, throttled: Int = 0, retried: Int = 0) {
+        /// Extension: follow-up calls after answers that did not fit `output.schema` (not in `retried`).
+        public var schemaRetries: Int
+        public init(attempts: Int = 0, throttled: Int = 0, retried: Int = 0, schemaRetries: Int = 0) {
             self.attempts = attempts
             self.throttled = throttled
             self.retried = retried
+            self.schemaRetries = schemaRetries
         }
     }
 
@@ -278,8 +281,10 @@ extension RunReport {
         o["counts"] = .object(["total": Self.int(counts.total), "succeeded": Self.int(counts.succeeded),
                                "failed": Self.int(counts.failed), "skipped": Self.int(counts.skipped)])
         o["usage"] = .object(["inputTokens": Self.int(usage.inputTokens), "outputTokens": Self.int(usage.outputTokens)])
-        o["calls"] = .object(["attempts": Self.int(calls.attempts), "throttled": Self.int(calls.throttled),
-                              "retried": Self.int(calls.retried)])
+        var callsObject: JSONObject = ["attempts": Self.int(calls.attempts), "throttled": Self.int(calls.throttled),
+                                       "retried": Self.int(calls.retried)]
+        if calls.schemaRetries > 0 { callsObject["schemaRetries"] = Self.int(calls.schemaRetries) }
+        o["calls"] = .object(callsObject)
         o["latencyMs"] = .object(["p50": Self.int(latencyMs.p50), "p90": Self.int(latencyMs.p90),
                                   "p99": Self.int(latencyMs.p99), "max": Self.int(latencyMs.max)])
         o["estimatedCostUSD"] = Self.decimal(estimatedCostUSD, places: 6)
@@ -373,7 +378,7 @@ extension RunReport {
         }
         if var c = try reader.object("calls") {
             report.calls = Calls(attempts: try c.int("attempts") ?? 0, throttled: try c.int("throttled") ?? 0,
-                                 retried: try c.int("retried") ?? 0)
+                                 retried: try c.int("retried") ?? 0, schemaRetries: try c.int("schemaRetries") ?? 0)
         }
         if var l = try reader.object("latencyMs") {
             report.latencyMs = Latency(p50: try l.int("p50"), p90: try l.int("p90"), p99: try l.int("p99"), max: try l.int("max"))

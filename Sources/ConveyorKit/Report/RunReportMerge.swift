@@ -46,6 +46,7 @@ extension RunReport {
             calls.attempts += r.calls.attempts
             calls.throttled += r.calls.throttled
             calls.retried += r.calls.retried
+            calls.schemaRetries += r.calls.schemaRetries
             cost += r.estimatedCostUSD
         }
 

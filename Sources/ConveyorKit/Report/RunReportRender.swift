@@ -38,7 +38,9 @@ extension RunReport {
         row("tokens", "\(Self.grouped(usage.inputTokens)) input, \(Self.grouped(usage.outputTokens)) output")
         row("cost", Self.dollars(estimatedCostUSD) + " (estimated)")
         row("calls", "\(Self.grouped(calls.attempts)) attempts, \(Self.grouped(calls.throttled)) throttled, "
-            + "\(Self.grouped(calls.retried)) retried")
+            + "\(Self.grouped(calls.retried)) retried"
+            + (calls.schemaRetries > 0
+                ? ", \(Self.grouped(calls.schemaRetries)) schema follow-up\(calls.schemaRetries == 1 ? "" : "s")" : ""))
         if let p50 = latencyMs.p50 {
             var text = "p50 \(Self.milliseconds(p50))"
             if let p90 = latencyMs.p90 { text += ", p90 \(Self.milliseconds(p90))" }

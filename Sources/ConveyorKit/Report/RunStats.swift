@@ -19,6 +19,7 @@ public final class RunStats: Sendable {
         public var attempts = 0
         public var throttled = 0
         public var retried = 0
+        public var schemaRetries = 0
         public var costUSD: Double = 0
         public var finished: Int { succeeded + failed + skipped }
         public init() {}
@@ -57,7 +58,8 @@ public final class RunStats: Sendable {
             s.snapshot.outputTokens += item.outputTokens
             s.snapshot.attempts += item.attempts
             s.snapshot.throttled += item.throttled
-            s.snapshot.retried += max(0, item.attempts - 1)
+            s.snapshot.retried += max(0, item.attempts - 1 - item.schemaRetries)
+            s.snapshot.schemaRetries += item.schemaRetries
             if item.costUSD.isFinite { s.snapshot.costUSD += item.costUSD }
             if let latency = item.latencyMs, item.status != .skipped { s.histogram.record(milliseconds: latency) }
             guard item.status == .failed else { return }
@@ -105,7 +107,8 @@ public final class RunStats: Sendable {
             status: .resolve(succeeded: counts.succeeded, failed: counts.failed, ending: ending),
             startedAt: run.startedAt, finishedAt: finishedAt, model: run.model, counts: counts,
             usage: RunReport.Usage(inputTokens: s.snapshot.inputTokens, outputTokens: s.snapshot.outputTokens),
-            calls: RunReport.Calls(attempts: s.snapshot.attempts, throttled: s.snapshot.throttled, retried: s.snapshot.retried),
+            calls: RunReport.Calls(attempts: s.snapshot.attempts, throttled: s.snapshot.throttled, retried: s.snapshot.retried,
+                                   schemaRetries: s.snapshot.schemaRetries),
             latencyMs: RunReport.Latency(s.histogram), estimatedCostUSD: s.snapshot.costUSD, failures: s.failures,
             manifest: manifest)
         report.failuresTruncated = s.failuresTruncated

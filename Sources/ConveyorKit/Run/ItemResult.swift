@@ -20,6 +20,8 @@ public struct ItemResult: Sendable, Equatable {
     public var errorMessage: String?
     /// Estimated USD of this item's calls.
     public var costUSD: Double
+    /// Follow-up calls made because an answer did not fit `output.schema` (counted in `attempts` too).
+    public var schemaRetries = 0
 
     public init(id: String, index: Int, input: String?, output: String?, status: Status, attempts: Int = 0,
                 throttles: Int = 0, latencyMs: Int? = nil, usage: TokenUsage? = nil, errorCode: String? = nil,

@@ -13,7 +13,7 @@ final class ReportingRecorder: RunRecorder {
     }
 
     func record(_ result: ItemResult) {
-        let record: ItemRecord
+        var record: ItemRecord
         switch result.status {
         case .succeeded:
             record = .succeeded(id: result.id, input: result.input, output: result.output, attempts: result.attempts,
@@ -28,6 +28,7 @@ final class ReportingRecorder: RunRecorder {
         case .skipped:
             record = .skipped(id: result.id, input: result.input, output: result.output)
         }
+        record.schemaRetries = result.schemaRetries
         stats.record(record)
         manifest?.append(record)
     }

@@ -131,9 +131,6 @@ public final class Runner: Sendable {
         if job.engine == .batch {
             return ConfigurationError("\(job.path): engine batch (Bedrock batch inference) is not available in this version; use engine: ondemand")
         }
-        if job.output.schema != nil {
-            return ConfigurationError("\(job.path): output.schema (structured output) is not available in this version; remove it, or validate the answers after the run")
-        }
         if job.limits.budgetUSD != nil && price == nil {
             return ConfigurationError("\(job.path): limits.budgetUSD needs the model's price, and Conveyor's table has none for \(job.model.id): set model.pricing (inputPer1k, outputPer1k)")
         }
@@ -153,7 +150,10 @@ public final class Runner: Sendable {
         let concurrency = options.concurrency ?? job.limits.concurrency
         // items alive at once: those in calls, plus some reading inputs or writing outputs
         let slots = AsyncSlots(concurrency + max(4, concurrency / 4))
-        let context = ItemContext(job: job, builder: builder, storage: services.storage, bedrock: bedrock, existing: existing)
+        let collection = try ValueCollection.location(job: job, builder: builder, shard: options.shard)
+            .map { try ValueCollection(destination: $0, logger: logger) }
+        let context = ItemContext(job: job, builder: builder, storage: services.storage, bedrock: bedrock, existing: existing,
+                                  structured: StructuredOutput(job: job), collection: collection)
         var found = Set<String>()
         try await withThrowingDiscardingTaskGroup { group in
             for try await item in source {
@@ -188,6 +188,19 @@ public final class Runner: Sendable {
                                metadata: ["ids": "\(ids)"])
             }
         }
+        if let collection {
+            // only a run through all the job's items has all the values: one stopped early, cut by
+            // --max-items or limited to --retry-failed's items would write a partial collection
+            if tally.stop != nil {
+                collection.discard(because: "the run stopped early")
+            } else if options.retry != nil {
+                collection.discard(because: "a --retry-failed run goes over the failed items only")
+            } else if let limit = options.maxItems, seen >= limit {
+                collection.discard(because: "--max-items \(limit) cut the run short")
+            } else {
+                _ = try await collection.finish(storage: services.storage)
+            }
+        }
     }
 
     struct ItemContext: Sendable {
@@ -196,6 +209,8 @@ public final class Runner: Sendable {
         let storage: Storage
         let bedrock: any BedrockRuntimeAPI
         let existing: ExistingOutputs
+        let structured: StructuredOutput?
+        let collection: ValueCollection?
     }
 
     func recordAndCheck(_ result: ItemResult) {
@@ -260,6 +275,7 @@ public final class Runner: Sendable {
             }
             if exists {
                 if context.job.output.onExisting == .skip {
+                    await context.collection?.addExisting(item, output: output, storage: context.storage)
                     result.status = .skipped
                     return result
                 }
@@ -292,100 +308,83 @@ public final class Runner: Sendable {
                 return fail("InputReadFailed", "\(error)")
             }
         }
-        let request: ConverseRequest
+        var request: ConverseRequest
         do {
             request = try context.builder.request(for: item, input: inputText, attachment: attachment)
         } catch {
             return fail("TemplateError", error.message)
         }
-        // the model call, paced and retried by the scheduler
-        let inputEstimate = Self.estimateTokens(request)
-        let reserved = Double(inputEstimate) + Double(context.job.model.maxTokens ?? 4096) * burndown
-        var notBefore = 0.0
-        var response: ConverseResponse?
-        var lastError: AWSError?
         // the budget: admit the item only if what is spent, plus the worst case of every call in
         // flight and of this one, stays within it (only a successful call is billed)
         var worstUSD = 0.0
-        if let budget = context.job.limits.budgetUSD, let price {
-            worstUSD = price.cost(inputTokens: inputEstimate,
-                                  outputTokens: context.job.model.maxTokens ?? 4096).usd
-            let fits = tally.state.withLock { s -> Bool in
-                guard s.spentUSD + s.reservedUSD + worstUSD <= budget else { return false }
-                s.reservedUSD += worstUSD
-                return true
-            }
-            if !fits {
-                let spent = tally.state.withLock { $0.spentUSD }
-                abort(.budget(String(format: "the estimated cost would pass limits.budgetUSD ($%.2f): $%.4f spent, and the calls in flight and the next one could cost more", budget, spent)))
-                return nil
-            }
+        if context.job.limits.budgetUSD != nil {
+            guard let reserved = reserveBudget(for: request, replacing: 0) else { return nil }
+            worstUSD = reserved
         }
         defer {
             if worstUSD > 0 { tally.state.withLock { $0.reservedUSD -= worstUSD } }
         }
         let started = clock()
-        while result.attempts < context.job.limits.maxAttempts {
-            guard let ticket = await scheduler.admit(reservedTokens: reserved, notBefore: notBefore, owner: item.index) else {
+        var response: ConverseResponse
+        var value: JSONValue?
+        calls: while true {
+            switch await call(request, item: item, context: context, result: &result) {
+            case .stopped:
                 // the run is stopping: an item whose call never went is not recorded
                 if result.attempts == 0 { return nil }
-                break
+                return fail("Interrupted", "the run stopped before the call succeeded")
+            case .failed(let code, let message):
+                return fail(code, message)
+            case .answered(let answer):
+                response = answer
             }
-            result.attempts += 1
-            do {
-                let answer = try await context.bedrock.converse(request, retry: false)
-                let usage = answer.response.usage
-                scheduler.finish(ticket, outcome: .success(usedTokens: Double(usage.inputTokens)
-                                                              + Double(usage.outputTokens) * burndown))
-                response = answer.response
-                break
-            } catch let error as AWSError {
-                lastError = error
-                let verdict = Self.classify(error)
-                scheduler.finish(ticket, outcome: verdict == .throttle ? .throttled(message: error.message) : .failed)
-                if verdict == .throttle { result.throttles += 1 }
-                switch verdict {
-                case .abort:
-                    abort(.fatal("the model call failed with \(error.code): \(error.message)"))
-                    return fail(error.code, error.message)
-                case .itemFails:
-                    return fail(error.code, error.message)
-                case .throttle, .retry:
-                    if tally.stop != nil { break }
-                    let suggested = error.retryAfter.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
-                    let delay = await scheduler.retryDelay(attempt: result.attempts + 1,
-                                                           outcome: verdict == .throttle ? .throttled(message: error.message) : .failed,
-                                                           suggested: suggested)
-                    notBefore = clock() + delay
-                    logger.debug("retrying", metadata: ["item": "\(item.id)", "code": "\(error.code)",
-                                                        "attempt": "\(result.attempts + 1)", "delay": "\(String(format: "%.2f", delay))s"])
+            // every answered call is billed, an answer that did not fit the schema too
+            result.usage = result.usage.map { $0 + response.usage } ?? response.usage
+            if let price {
+                let cost = price.cost(inputTokens: response.usage.inputTokens, outputTokens: response.usage.outputTokens).usd
+                result.costUSD += cost
+                tally.state.withLock { $0.spentUSD += cost }
+            }
+            guard let structured = context.structured else { break calls }
+            switch structured.check(response) {
+            case .value(let fitting):
+                value = fitting
+                break calls
+            case .mismatch(let problems):
+                let answers = result.schemaRetries + 1
+                let summary = problems.prefix(5).joined(separator: "; ")
+                    + (problems.count > 5 ? "; and \(problems.count - 5) more" : "")
+                guard result.schemaRetries < structured.retries else {
+                    return fail(StructuredOutput.mismatchCode, "\(answers) answer\(answers == 1 ? "" : "s") did not match "
+                        + "output.schema (output.schemaRetries is \(structured.retries)): \(summary)")
                 }
-            } catch {
-                scheduler.finish(ticket, outcome: .failed)
-                return fail("CallFailed", "\(error)")
+                request = structured.followUp(request, answer: response, problems: problems)
+                if context.job.limits.budgetUSD != nil {
+                    guard let reserved = reserveBudget(for: request, replacing: worstUSD) else {
+                        worstUSD = 0
+                        return fail(StructuredOutput.mismatchCode, "the answer did not match output.schema, and a "
+                            + "follow-up call would pass limits.budgetUSD: \(summary)")
+                    }
+                    worstUSD = reserved
+                }
+                result.schemaRetries += 1
+                logger.debug("the answer does not match output.schema; asking again",
+                             metadata: ["item": "\(item.id)", "followUp": "\(result.schemaRetries)",
+                                        "problems": "\(problems.count)"])
             }
-        }
-        guard let response else {
-            if let lastError { return fail(lastError.code, lastError.message + " (after \(result.attempts) attempts)") }
-            return fail("Interrupted", "the run stopped before the call succeeded")
         }
         result.latencyMs = Int(((clock() - started) * 1000).rounded())
-        result.usage = response.usage
-        if let price {
-            result.costUSD = price.cost(inputTokens: response.usage.inputTokens, outputTokens: response.usage.outputTokens).usd
-            let cost = result.costUSD
-            tally.state.withLock { $0.spentUSD += cost }
-        }
         // the output, written whole; never over an existing one unless asked
         let body: Data
         let contentType: String
         switch context.job.output.format {
         case .text:
-            body = Data(response.text.utf8)
+            body = Data((value.map { PrettyJSON.compact($0) + "\n" } ?? response.text).utf8)
             contentType = "text/plain; charset=utf-8"
-        case .json:
+        case .json, .jsonl:
             body = OutputRecord.json(job: context.job, runID: identity.id, item: item, response: response,
-                                     latencyMs: result.latencyMs ?? 0, attempts: result.attempts)
+                                     latencyMs: result.latencyMs ?? 0, attempts: result.attempts, usage: result.usage,
+                                     value: value, schemaRetries: result.schemaRetries)
             contentType = "application/json"
         }
         do {
@@ -393,6 +392,7 @@ public final class Runner: Sendable {
                                                         ifAbsent: context.job.output.onExisting != .overwrite)
             if outcome == .alreadyExists {
                 if context.job.output.onExisting == .skip {
+                    await context.collection?.addExisting(item, output: output, storage: context.storage)
                     result.status = .skipped
                     return result
                 }
@@ -406,8 +406,89 @@ public final class Runner: Sendable {
         } catch {
             return fail("OutputWriteFailed", "\(error)")
         }
+        if let value { context.collection?.add(item, value: value) }
         result.status = .succeeded
         return result
+    }
+
+    /// How one model call ended.
+    enum CallOutcome {
+        case answered(ConverseResponse)
+        case failed(code: String, message: String)
+        /// The run stopped before the call was answered.
+        case stopped
+    }
+
+    /// One model call, paced and retried by the scheduler: throttles and transient errors are
+    /// tried again, up to `limits.maxAttempts` attempts. Every attempt counts in `result`.
+    func call(_ request: ConverseRequest, item: WorkItem, context: ItemContext, result: inout ItemResult) async
+        -> CallOutcome
+    {
+        let inputEstimate = Self.estimateTokens(request)
+        let reserved = Double(inputEstimate) + Double(context.job.model.maxTokens ?? 4096) * burndown
+        var notBefore = 0.0
+        var lastError: AWSError?
+        var attempts = 0
+        while attempts < context.job.limits.maxAttempts {
+            guard let ticket = await scheduler.admit(reservedTokens: reserved, notBefore: notBefore, owner: item.index) else {
+                break
+            }
+            attempts += 1
+            result.attempts += 1
+            do {
+                let answer = try await context.bedrock.converse(request, retry: false)
+                let usage = answer.response.usage
+                scheduler.finish(ticket, outcome: .success(usedTokens: Double(usage.inputTokens)
+                                                              + Double(usage.outputTokens) * burndown))
+                return .answered(answer.response)
+            } catch let error as AWSError {
+                lastError = error
+                let verdict = Self.classify(error)
+                scheduler.finish(ticket, outcome: verdict == .throttle ? .throttled(message: error.message) : .failed)
+                if verdict == .throttle { result.throttles += 1 }
+                switch verdict {
+                case .abort:
+                    abort(.fatal("the model call failed with \(error.code): \(error.message)"))
+                    return .failed(code: error.code, message: error.message)
+                case .itemFails:
+                    return .failed(code: error.code, message: error.message)
+                case .throttle, .retry:
+                    if tally.stop != nil { break }
+                    let suggested = error.retryAfter.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+                    let delay = await scheduler.retryDelay(attempt: attempts + 1,
+                                                           outcome: verdict == .throttle ? .throttled(message: error.message) : .failed,
+                                                           suggested: suggested)
+                    notBefore = clock() + delay
+                    logger.debug("retrying", metadata: ["item": "\(item.id)", "code": "\(error.code)",
+                                                        "attempt": "\(attempts + 1)", "delay": "\(String(format: "%.2f", delay))s"])
+                }
+            } catch {
+                scheduler.finish(ticket, outcome: .failed)
+                return .failed(code: "CallFailed", message: "\(error)")
+            }
+        }
+        if let lastError { return .failed(code: lastError.code, message: lastError.message + " (after \(attempts) attempts)") }
+        return .stopped
+    }
+
+    /// Reserves the worst-case cost of `request` (input estimate, maxTokens of output) within
+    /// `limits.budgetUSD`, in place of an earlier reservation `replacing`; nil, and a budget stop,
+    /// when spending plus every reservation would pass the budget.
+    func reserveBudget(for request: ConverseRequest, replacing previous: Double) -> Double? {
+        guard let budget = job.limits.budgetUSD, let price else { return 0 }
+        let worst = price.cost(inputTokens: Self.estimateTokens(request), outputTokens: job.model.maxTokens ?? 4096).usd
+        let fits = tally.state.withLock { s -> Bool in
+            s.reservedUSD -= previous
+            guard s.spentUSD + s.reservedUSD + worst <= budget else { return false }
+            s.reservedUSD += worst
+            return true
+        }
+        if !fits {
+            let spent = tally.state.withLock { $0.spentUSD }
+            abort(.budget(String(format: "the estimated cost would pass limits.budgetUSD ($%.2f): $%.4f spent, and the calls in flight and the next one could cost more", budget, spent)))
+            return nil
+        }
+        return worst
     }
 
     enum Verdict { case throttle, retry, itemFails, abort }
@@ -438,20 +519,33 @@ public final class Runner: Sendable {
 
 /// The output record of `output.format: json`, as the contract gives it.
 enum OutputRecord {
-    static func json(job: Job, runID: String, item: WorkItem, response: ConverseResponse, latencyMs: Int, attempts: Int) -> Data {
-        var itemObject: JSONObject = ["id": .string(item.id)]
-        if let key = item.key { itemObject["key"] = .string(key) }
-        itemObject["index"] = .integer(Int64(item.index))
-        let record: JSONObject = [
-            "job": .string(job.name), "runId": .string(runID), "model": .string(job.model.id), "item": .object(itemObject),
+    static func json(job: Job, runID: String, item: WorkItem, response: ConverseResponse, latencyMs: Int, attempts: Int,
+                     usage: TokenUsage? = nil, value: JSONValue? = nil, schemaRetries: Int = 0) -> Data {
+        let usage = usage ?? response.usage
+        var record: JSONObject = [
+            "job": .string(job.name), "runId": .string(runID), "model": .string(job.model.id),
+            "item": .object(itemObject(item)),
             "text": .string(response.text), "stopReason": .string(response.stopReason.rawValue),
-            "usage": ["inputTokens": .integer(Int64(response.usage.inputTokens)),
-                      "outputTokens": .integer(Int64(response.usage.outputTokens)),
-                      "totalTokens": .integer(Int64(response.usage.totalTokens))],
+            "usage": ["inputTokens": .integer(Int64(usage.inputTokens)),
+                      "outputTokens": .integer(Int64(usage.outputTokens)),
+                      "totalTokens": .integer(Int64(usage.totalTokens))],
             "latencyMs": .integer(Int64(latencyMs)), "attempts": .integer(Int64(attempts)),
             "finishedAt": .string(RunIdentity.iso8601(Date())),
         ]
+        if let value {
+            // structured output: the value, and the follow-up calls it took
+            record["json"] = value
+            record["schemaRetries"] = .integer(Int64(schemaRetries))
+        }
         return Data((PrettyJSON.compact(.object(record)) + "\n").utf8)
+    }
+
+    /// The record's `item`: id, key (when the item has one) and index.
+    static func itemObject(_ item: WorkItem) -> JSONObject {
+        var object: JSONObject = ["id": .string(item.id)]
+        if let key = item.key { object["key"] = .string(key) }
+        object["index"] = .integer(Int64(item.index))
+        return object
     }
 }
 
