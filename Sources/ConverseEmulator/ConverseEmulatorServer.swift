@@ -16,9 +16,12 @@ public final class ConverseEmulatorServer: Sendable {
     let group: MultiThreadedEventLoopGroup
     let channel = Mutex<(any Channel)?>(nil)
 
-    public init(configuration: EmulatorConfiguration, threads: Int = System.coreCount) {
+    /// `clock` drives the quota buckets' refill (seconds, monotonic); tests that must not depend
+    /// on how long a call takes freeze it.
+    public init(configuration: EmulatorConfiguration, threads: Int = System.coreCount,
+                clock: @escaping @Sendable () -> Double = AdaptiveRateLimiter.monotonicSeconds) {
         self.configuration = configuration
-        state = EmulatorState(configuration: configuration, clock: AdaptiveRateLimiter.monotonicSeconds)
+        state = EmulatorState(configuration: configuration, clock: clock)
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
     }
 

@@ -169,13 +169,16 @@ import Testing
                 continuation.yield(result)
             }
         }
-        // Wait until the server holds all five, so that they are truly in flight.
+        // Wait until the server holds all five, so that they are truly in flight: a bounded wait
+        // (a loaded machine may take seconds to get there), and the test stops if it never comes.
         let stalled = try Fixture.request("GET", "/stalled", query: [("id", id)])
-        for _ in 0..<200 {
-            let count = try await CurlTransport.shared.execute(stalled).body
-            if count == Data("5".utf8) { break }
-            try await Task.sleep(for: .milliseconds(20))
+        var held = false
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !held && ContinuousClock.now < deadline {
+            held = try await CurlTransport.shared.execute(stalled).body == Data("5".utf8)
+            if !held { try await Task.sleep(for: .milliseconds(20)) }
         }
+        try #require(held, "the fixture never held all five requests")
         await transport.shutdown()
         var iterator = results.makeAsyncIterator()
         for _ in 0..<5 {

@@ -79,8 +79,8 @@ final class NGHTTPD {
         // `timeout` ends the server even if this process dies before stop().
         pid = try Self.spawn(["/usr/bin/timeout", "120", Self.executable, "-a", "127.0.0.1", "--htdocs=\(docs.path)",
                               "--echo-upload", "-v", String(port), key, caFile], stdout: log.path)
-        // Listening once a TCP connect succeeds.
-        for _ in 0..<100 {
+        // Listening once a TCP connect succeeds (up to 30 s: a loaded machine starts it slowly).
+        for _ in 0..<1500 {
             if Self.canConnect(port: port) { return }
             usleep(20_000)
         }

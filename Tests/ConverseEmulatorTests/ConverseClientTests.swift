@@ -12,12 +12,13 @@ import TestSupport
                       credentials: Credentials = Credentials(accessKeyId: "AKIDEMU", secretAccessKey: "emu-secret"),
                       retry: RetryConfiguration = RetryConfiguration(mode: .standard, maxAttempts: 3),
                       timeouts: HTTPTimeouts = .default,
+                      clock: @escaping @Sendable () -> Double = AdaptiveRateLimiter.monotonicSeconds,
                       _ body: (BedrockRuntimeClient, ConverseEmulatorServer) async throws -> Void) async throws {
         var config = EmulatorConfiguration()
         config.accessKey = "AKIDEMU"
         config.secretKey = "emu-secret"
         configure(&config)
-        let server = ConverseEmulatorServer(configuration: config, threads: 1)
+        let server = ConverseEmulatorServer(configuration: config, threads: 1, clock: clock)
         let port = try server.start()
         defer { try? server.stop() }
         let client = AWSClient(
@@ -150,10 +151,11 @@ import TestSupport
     }
 
     @Test func tokenQuotaThrottleSaysTokens() async throws {
-        try await withEmulator({ $0.tokensPerMinute = 6 }, retry: .disabled) { bedrock, _ in
-            // a token every ten seconds, a bucket of one: a call reserving 1 + 500 is admitted on a full
-            // bucket and leaves it in debt (its unused reservation comes back, the 4 it used do
-            // not), so the next one is refused for tokens
+        // the quota's clock stands still, so no refill can come between the calls however slow they are
+        try await withEmulator({ $0.tokensPerMinute = 6 }, retry: .disabled, clock: { 1000 }) { bedrock, _ in
+            // a bucket of one token: a call reserving 1 + 500 is admitted on a full bucket and
+            // leaves it in debt (its unused reservation comes back, the 4 it used do not), so the
+            // next one is refused for tokens
             _ = try await bedrock.converse(ConverseRequest(modelId: "m", messages: [.user("a")],
                                                            inferenceConfig: InferenceConfiguration(maxTokens: 500)))
             let error = await capture {
