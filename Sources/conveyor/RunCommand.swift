@@ -73,7 +73,8 @@ struct Run: AsyncParsableCommand {
         do {
             shard = try items.parsedShard()
             identity = try items.runIdentity()
-            services = try RunServices.make(for: job, profile: aws.profile, region: aws.region, model: true)
+            services = try RunServices.make(for: job, profile: aws.profile, region: aws.region, model: true,
+                                            concurrency: concurrency)
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             throw ExitCode(ExitStatus.invalid)

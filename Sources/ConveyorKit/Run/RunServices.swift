@@ -29,13 +29,29 @@ public struct RunServices: Sendable {
         self.modelRegion = modelRegion
     }
 
+    /// The shared transport, or for more than it allows a host, one sized for `concurrency` model
+    /// calls plus the S3 reads and writes of the items around them.
+    static func transport(concurrency: Int) -> CurlTransport {
+        let shared = CurlTransport.shared
+        let needed = concurrency + concurrency / 4 + 4
+        guard needed > shared.options.maxConnectionsPerHost, shared.options.maxConnectionsPerHost > 0 else { return shared }
+        var options = shared.options
+        options.maxConnectionsPerHost = needed
+        return CurlTransport(options: options)
+    }
+
     /// Makes the clients `job` uses. S3 and SSM clients exist only when the job names s3:// or
     /// ssm locations; the Bedrock client only when `model` is true (a dry run calls no model).
-    /// Bedrock's client does not retry: the runner owns retrying and pacing.
+    /// Bedrock's client does not retry: the runner owns retrying and pacing. Without a
+    /// `transport`, the shared one serves up to 32 connections a host; a run with more calls in
+    /// flight (`concurrency`) gets its own with room for them, since plain-HTTP endpoints (and
+    /// HTTP/1.1 ones) carry one request per connection.
     public static func make(for job: Job, environment: AWSEnvironment = .process, profile: String? = nil,
-                            region: String? = nil, model: Bool, transport: any HTTPTransport = CurlTransport.shared) throws
+                            region: String? = nil, model: Bool, transport: (any HTTPTransport)? = nil,
+                            concurrency: Int? = nil) throws
         -> RunServices
     {
+        let transport = transport ?? Self.transport(concurrency: concurrency ?? job.limits.concurrency)
         let needsS3 = job.usesS3
         let needsSSM = job.usesSSM
         guard needsS3 || needsSSM || model else { return RunServices(storage: Storage(s3: nil)) }
