@@ -28,8 +28,11 @@ Also:
 
 Logs one line per request on stderr, never with the Authorization value, a token or a signature.
 
+`--clock-offset SECONDS` shifts the proxy's clock, for tests of a client whose clock is off: the
+request time is checked against it (15 minutes either way).
+
 Usage: python3 -u sigv4_proxy.py --host 127.0.0.1 --port 0 --upstream http://127.0.0.1:PORT \
-           --credentials AKID:SECRET[:TOKEN][,AKID2:SECRET2[:TOKEN2]] [--parent-pid PID]
+           --credentials AKID:SECRET[:TOKEN][,AKID2:SECRET2[:TOKEN2]] [--clock-offset SECONDS] [--parent-pid PID]
 """
 import collections
 import datetime
@@ -461,6 +464,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
     upstream = None  # (host, port)
     keys = {}
     stats = None
+    clock_offset = 0  # seconds added to this server's clock (--clock-offset)
     rules_lock = threading.Lock()
     bucket_regions = {}  # bucket -> region (shared by all connections)
     denied_buckets = {}  # bucket -> read | write | all
@@ -508,8 +512,8 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/moto-api/") and "Authorization" not in self.headers:
             return self.forward(body, dechunked, "moto-api (unchecked)")
         try:
-            checked = check_request(self.command, self.path, self.headers.items(), body, self.keys,
-                                    datetime.datetime.now(datetime.timezone.utc))
+            now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=self.clock_offset)
+            checked = check_request(self.command, self.path, self.headers.items(), body, self.keys, now)
         except Rejection as rejection:
             self.stats.record(rejection, self.command, self.path)
             detail = rejection.message.split("\n")[0]
@@ -580,7 +584,9 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_plain(404, b"GET /__proxy/stats, GET /__proxy/requests, POST /__proxy/reset or POST /__proxy/rules\n")
 
-    def forward(self, body, dechunked, verdict):
+    def fetch_upstream(self, body, dechunked):
+        """Sends the request upstream as it came (Host included); returns (status, reason, headers,
+        payload). Raises OSError or http.client.HTTPException when the upstream fails."""
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]
         if dechunked:
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
@@ -593,13 +599,17 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             connection.endheaders(body or None)
             response = connection.getresponse()
             payload = response.read()
-            status, reason, upstream_headers = response.status, response.reason, response.getheaders()
-        except (OSError, http.client.HTTPException) as error:
-            self.log_line(f"{verdict}, upstream failed: {error!r}")
-            self.send_plain(502, f"sigv4-proxy: upstream failed: {error!r}\n".encode())
-            return
+            return response.status, response.reason, response.getheaders(), payload
         finally:
             connection.close()
+
+    def forward(self, body, dechunked, verdict):
+        try:
+            status, reason, upstream_headers, payload = self.fetch_upstream(body, dechunked)
+        except (OSError, http.client.HTTPException) as error:
+            self.log_line(f"{verdict}, upstream failed: {error!r}")
+            self.send_plain(502, f"{self.server_version}: upstream failed: {error!r}\n".encode())
+            return
         self.log_line(f"-> {verdict} {status}")
         self.send_reply(status, upstream_headers, payload, reason)
 
@@ -635,6 +645,8 @@ def main():
     parser.add_argument("--upstream", required=True, help="http://127.0.0.1:PORT of the server behind")
     parser.add_argument("--credentials", required=True,
                         help="AKID:SECRET[:TOKEN][,AKID2:SECRET2[:TOKEN2]]: the keys the proxy knows")
+    parser.add_argument("--clock-offset", type=int, default=0,
+                        help="seconds to add to the proxy's clock: stands for a client host whose clock is off")
     args = parser.parse_args()
     upstream = urlsplit(args.upstream)
     if upstream.scheme != "http" or not upstream.hostname or not upstream.port:
@@ -648,6 +660,7 @@ def main():
 
     ProxyHandler.upstream = (upstream.hostname, upstream.port)
     ProxyHandler.keys = keys
+    ProxyHandler.clock_offset = args.clock_offset
     ProxyHandler.stats = Stats()
     server = Server((args.host, args.port), ProxyHandler)
     watch_parent(args.parent_pid)
