@@ -1,0 +1,189 @@
+import AWSCore
+import AWSServices
+import Foundation
+import Logging
+import Testing
+import TestSupport
+@testable import ConveyorKit
+
+/// Bad inputs and hostile conditions, each with the outcome the failure table in
+/// docs/operations.md promises: which items fail with which code, which conditions stop the run
+/// (exit 4) before anything is spent, and which are configuration errors (exit 2).
+@Suite(.timeLimit(.minutes(3))) struct HostileInputTests {
+    let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+
+    func writeJob(_ dir: String, _ text: String) throws -> String {
+        let path = dir + "/job.yaml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func jobText(inputs: String, outputs: String, extra: String = "") -> String {
+        """
+        version: 1
+        name: hostile
+        model: {id: anthropic.claude-3-haiku-20240307-v1:0, maxTokens: 50}
+        prompt: "Summarise: {{input}}"
+        inputs: {s3: "s3://\(inputs)/in/"}
+        output: {s3: "s3://\(outputs)/out/{{item.name}}.json"}
+        report: s3://\(outputs)/reports/{{run.id}}.json
+        \(extra)
+        """
+    }
+
+    @Test func unreadableAndRejectedInputsFailOnlyTheirItems() async throws {
+        let bucket = try await KitFixture.bucket([
+            "in/a-fine.txt": "fine", "in/b-empty.txt": "", "in/c-big.txt": String(repeating: "x", count: 200),
+            "in/e-model-error.txt": "x [[error:ModelErrorException]]", "in/f-rejected.txt": "x [[error:ValidationException]]",
+        ])
+        // Latin-1, not UTF-8
+        _ = try await KitFixture.s3().putObject(bucket: bucket, key: "in/d-latin1.txt", body: Data([0x63, 0x61, 0x66, 0xE9, 0xFF]),
+                                                contentType: "text/plain")
+        let (emulator, url) = try KitFixture.startEmulator()
+        defer { try? emulator.stop() }
+        let job = try KitFixture.job("""
+            version: 1
+            name: hostile-inputs
+            model: {id: anthropic.claude-3-haiku-20240307-v1:0, maxTokens: 50}
+            prompt: "Summarise: {{input}}"
+            inputs: {s3: "s3://\(bucket)/in/", maxBytes: 100}
+            output: {s3: "s3://\(bucket)/out/{{item.name}}.json"}
+            limits: {concurrency: 1}
+            """)
+        let recorder = Collected()
+        let runner = Runner(job: job, services: try KitFixture.services(bedrockURL: url), recorder: recorder, logger: logger)
+        try await runner.run()
+        #expect(runner.stopReason == nil)
+        let byName = Dictionary(uniqueKeysWithValues: recorder.all.map { ($0.id, $0) })
+        #expect(byName["a-fine"]?.status == .succeeded)
+        #expect(byName["b-empty"]?.errorCode == "EmptyInput")
+        #expect(byName["c-big"]?.errorCode == "InputTooLarge")
+        #expect(byName["c-big"]?.errorMessage?.contains("the limit is 100") == true, "\(byName["c-big"]?.errorMessage ?? "")")
+        #expect(byName["d-latin1"]?.errorCode == "InvalidInput")
+        #expect(byName["d-latin1"]?.errorMessage?.contains("UTF-8") == true, "\(byName["d-latin1"]?.errorMessage ?? "")")
+        #expect(byName["e-model-error"]?.errorCode == "ModelErrorException")
+        #expect(byName["f-rejected"]?.errorCode == "ValidationException")
+        // unreadable inputs spend no call; a rejected one is not retried
+        #expect(emulator.stats.calls == 3)
+        #expect(byName["e-model-error"]?.attempts == 1)
+        #expect(byName["f-rejected"]?.attempts == 1)
+    }
+
+    @Test func anUnknownModelStopsTheRunWithExitFourAfterOneCall() async throws {
+        let bucket = try await RunCommandTests().seed(12) { _ in "x [[error:ResourceNotFoundException]]" }
+        let (emulator, url) = try KitFixture.startEmulator()
+        defer { try? emulator.stop() }
+        let dir = try KitFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let job = try RunCommandTests().writeJob(dir, bucket: bucket, concurrency: 8)
+        let run = try CLI.run(["run", job, "--progress", "never"], environment: try RunCommandTests().environment(url))
+        #expect(run.status == 4, "\(run.output)")
+        #expect(run.output.contains("ResourceNotFoundException"), "\(run.output)")
+        #expect(emulator.stats.calls == 1)  // until one item succeeds, items go one at a time
+        let report = try #require(try await RunCommandTests().reports(bucket).first)
+        #expect(report.status == .aborted)
+    }
+
+    @Test func aMissingBucketStopsTheRunWithExitFourBeforeAnyCall() async throws {
+        let (emulator, url) = try KitFixture.startEmulator()
+        defer { try? emulator.stop() }
+        let dir = try KitFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let missing = TestAWS.uniqueName("conveyor-missing")
+        let existing = try await RunCommandTests().seed(3)
+        let environment = try RunCommandTests().environment(url)
+        // outputs (and report and lock) in a bucket that does not exist
+        let noOutputs = try CLI.run(["run", try writeJob(dir, jobText(inputs: existing, outputs: missing)), "--progress", "never"],
+                                    environment: environment)
+        #expect(noOutputs.status == 4, "\(noOutputs.output)")
+        #expect(noOutputs.output.contains("NoSuchBucket"), "\(noOutputs.output)")
+        #expect(noOutputs.output.contains(missing))
+        // inputs in a bucket that does not exist
+        let noInputs = try CLI.run(["run", try writeJob(dir, jobText(inputs: missing, outputs: existing)), "--progress", "never"],
+                                   environment: environment)
+        #expect(noInputs.status == 4, "\(noInputs.output)")
+        #expect(noInputs.output.contains("NoSuchBucket"), "\(noInputs.output)")
+        #expect(emulator.stats.calls == 0)
+        let report = try #require(try await RunCommandTests().reports(existing).first, "\(noInputs.output)")
+        #expect(report.status == .aborted)
+    }
+
+    @Test func accessDeniedOnAnInputFailsItsItemAndOnTheOutputsStopsTheRun() async throws {
+        let bucket = try await RunCommandTests().seed(6)
+        let faults = try FaultProxy.start(upstream: try TestAWS.proxyURL())
+        try await faults.configure([FaultProxy.Rule(.error, method: "GET", path: "^/\(bucket)/in/t002\\.txt$", status: 403,
+                                                    code: "AccessDenied")])
+        let (emulator, url) = try KitFixture.startEmulator()
+        defer { try? emulator.stop() }
+        let dir = try KitFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let environment = ["AWS_ENDPOINT_URL_S3": faults.url.absoluteString, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url]
+        let job = try RunCommandTests().writeJob(dir, bucket: bucket)
+        let inputDenied = try CLI.run(["run", job, "--progress", "never"], environment: environment)
+        #expect(inputDenied.status == 1, "\(inputDenied.output)")
+        #expect(inputDenied.output.contains("5 succeeded, 1 failed"), "\(inputDenied.output)")
+        let report = try #require(try await RunCommandTests().reports(bucket).first)
+        #expect(report.failures.map(\.code) == ["AccessDenied"])
+        #expect(report.failures.first?.input == "s3://\(bucket)/in/t002.txt")
+        #expect(emulator.stats.calls == 5)
+        // now the outputs: writes refused
+        let outputs = try await RunCommandTests().seed(6)
+        try await faults.configure([FaultProxy.Rule(.error, method: "PUT", path: "^/\(outputs)/out/", status: 403,
+                                                    code: "AccessDenied")])
+        let outputDenied = try CLI.run(["run", try RunCommandTests().writeJob(dir, bucket: outputs), "--progress", "never"],
+                                       environment: environment)
+        #expect(outputDenied.status == 4, "\(outputDenied.output)")
+        #expect(outputDenied.output.contains("cannot write outputs"), "\(outputDenied.output)")
+        #expect(emulator.stats.calls == 5 + 1)  // the first item's call alone
+    }
+
+    @Test func aMissingSSMParameterIsExitTwoNamingIt() async throws {
+        let bucket = try await RunCommandTests().seed(2)
+        let (emulator, url) = try KitFixture.startEmulator()
+        defer { try? emulator.stop() }
+        let dir = try KitFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let name = "/conveyor-test/\(TestAWS.uniqueName("absent"))"
+        let job = try writeJob(dir, jobText(inputs: bucket, outputs: bucket, extra: "system: {ssm: \(name)}"))
+        var environment = try RunCommandTests().environment(url)
+        environment["AWS_ENDPOINT_URL_SSM"] = try TestAWS.proxyURL().absoluteString
+        let run = try CLI.run(["run", job, "--progress", "never"], environment: environment)
+        #expect(run.status == 2, "\(run.output)")
+        #expect(run.output.contains("job.yaml:8:"), "\(run.output)")
+        #expect(run.output.contains("the SSM parameter \(name) (the system prompt) does not exist"), "\(run.output)")
+        #expect(emulator.stats.calls == 0)
+        #expect(!(try await KitFixture.keys(bucket).contains { $0.hasPrefix("out/") || $0.hasSuffix(".lock") }))
+    }
+
+    @Test func aClockThatIsOffIsNamedWithHowFarOff() async throws {
+        let bucket = try await RunCommandTests().seed(2)
+        // a signature-checking proxy whose clock is 30 minutes ahead: this host is 30 minutes behind
+        let skewed = try TestServers.launch(script: "sigv4_proxy.py", arguments: [
+            "--upstream", try TestAWS.motoURL().absoluteString, "--clock-offset", "1800",
+            "--credentials", "\(TestAWS.accessKey):\(TestAWS.secretKey)",
+        ])
+        let (emulator, url) = try KitFixture.startEmulator()
+        defer { try? emulator.stop() }
+        let dir = try KitFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // S3: RequestTimeTooSkewed on the first request (the lock): exit 4, nothing spent
+        let job = try RunCommandTests().writeJob(dir, bucket: bucket)
+        let s3 = try CLI.run(["run", job, "--progress", "never"],
+                             environment: ["AWS_ENDPOINT_URL_S3": skewed.absoluteString, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url])
+        #expect(s3.status == 4, "\(s3.output)")
+        #expect(s3.output.contains("RequestTimeTooSkewed"), "\(s3.output)")
+        #expect(s3.output.contains("the clock of this host is 30 minutes behind AWS's"), "\(s3.output)")
+        // SSM (JSON): InvalidSignatureException "Signature expired": exit 2, the same explanation
+        let name = "/conveyor-test/\(TestAWS.uniqueName("clock"))"
+        try await KitFixture.putParameter(name, "Be brief.")
+        let ssmJob = try writeJob(dir, jobText(inputs: bucket, outputs: bucket, extra: "system: {ssm: \(name)}"))
+        let ssm = try CLI.run(["run", ssmJob, "--progress", "never"], environment: [
+            "AWS_ENDPOINT_URL_S3": try TestAWS.proxyURL().absoluteString, "AWS_ENDPOINT_URL_SSM": skewed.absoluteString,
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url,
+        ])
+        #expect(ssm.status == 2, "\(ssm.output)")
+        #expect(ssm.output.contains("InvalidSignatureException"), "\(ssm.output)")
+        #expect(ssm.output.contains("the clock of this host is 30 minutes behind AWS's"), "\(ssm.output)")
+        #expect(emulator.stats.calls == 0)
+    }
+}
