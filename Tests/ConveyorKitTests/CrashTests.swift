@@ -91,7 +91,7 @@ import TestSupport
         // ... and the calls repeated across the crash (made, never written) were at most the
         // calls in flight
         #expect(callsBefore - writtenBefore <= Self.concurrency, "\(context): \(callsBefore) calls, \(writtenBefore) written")
-        let report = try #require(try await RunCommandTests().reports(bucket).first { $0.status == .succeeded }, "\(context)")
+        let report = try #require(try await KitFixture.reports(bucket).first { $0.status == .succeeded }, "\(context)")
         #expect(report.counts.succeeded + report.counts.skipped == Self.items)
     }
 
@@ -117,7 +117,7 @@ import TestSupport
         #expect(process.terminationStatus == 130, "\(output.text)")
         #expect(output.text.contains("second signal"), "\(output.text)")
         #expect(emulator.stats.accepted == 0)  // no call had finished: it did not wait for them
-        #expect(try await RunCommandTests().reports(bucket).isEmpty)
+        #expect(try await KitFixture.reports(bucket).isEmpty)
     }
 }
 

@@ -48,7 +48,7 @@ import TestSupport
         let stats = try await faults.stats()
         #expect(stats.totalFaults >= 10, "\(stats.faults)")  // the proxy did break requests
         #expect(emulator.stats.faults + emulator.stats.drops >= 4)
-        let report = try #require(try await RunCommandTests().reports(bucket).first, "\(run.output)")
+        let report = try #require(try await KitFixture.reports(bucket).first, "\(run.output)")
         #expect(report.status == .succeeded)
         #expect(report.counts.succeeded == 40)
         #expect(report.calls.attempts == emulator.stats.calls)

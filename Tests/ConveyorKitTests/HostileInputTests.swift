@@ -80,7 +80,7 @@ import TestSupport
         #expect(run.status == 4, "\(run.output)")
         #expect(run.output.contains("ResourceNotFoundException"), "\(run.output)")
         #expect(emulator.stats.calls == 1)  // until one item succeeds, items go one at a time
-        let report = try #require(try await RunCommandTests().reports(bucket).first)
+        let report = try #require(try await KitFixture.reports(bucket).first)
         #expect(report.status == .aborted)
     }
 
@@ -104,7 +104,7 @@ import TestSupport
         #expect(noInputs.status == 4, "\(noInputs.output)")
         #expect(noInputs.output.contains("NoSuchBucket"), "\(noInputs.output)")
         #expect(emulator.stats.calls == 0)
-        let report = try #require(try await RunCommandTests().reports(existing).first, "\(noInputs.output)")
+        let report = try #require(try await KitFixture.reports(existing).first, "\(noInputs.output)")
         #expect(report.status == .aborted)
     }
 
@@ -122,7 +122,7 @@ import TestSupport
         let inputDenied = try CLI.run(["run", job, "--progress", "never"], environment: environment)
         #expect(inputDenied.status == 1, "\(inputDenied.output)")
         #expect(inputDenied.output.contains("5 succeeded, 1 failed"), "\(inputDenied.output)")
-        let report = try #require(try await RunCommandTests().reports(bucket).first)
+        let report = try #require(try await KitFixture.reports(bucket).first)
         #expect(report.failures.map(\.code) == ["AccessDenied"])
         #expect(report.failures.first?.input == "s3://\(bucket)/in/t002.txt")
         #expect(emulator.stats.calls == 5)
