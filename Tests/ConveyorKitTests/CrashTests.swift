@@ -23,7 +23,7 @@ import TestSupport
 
     @Test(arguments: Point.allCases) func sigkillThenRerunFinishesEverythingWholeWithFewRepeatedCalls(at point: Point) async throws {
         let seed = UInt64(20_261_130 + Point.allCases.firstIndex(of: point)!)
-        var random = SeededRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         let context = "kill \(point.rawValue), seed \(seed)"
         var objects: [String: String] = [:]
         for i in 0..<Self.items { objects[String(format: "in/t%03d.txt", i)] = "ticket \(i)" }
@@ -118,20 +118,6 @@ import TestSupport
         #expect(output.text.contains("second signal"), "\(output.text)")
         #expect(emulator.stats.accepted == 0)  // no call had finished: it did not wait for them
         #expect(try await KitFixture.reports(bucket).isEmpty)
-    }
-}
-
-/// A seedable generator (SplitMix64), so that a failing kill point can be repeated.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -26,9 +26,7 @@ import TestSupport
     }
 
     @Test func fifteenPercentOfS3AndModelCallsFailingLosesNothingAndWritesNothingTwice() async throws {
-        var objects: [String: String] = [:]
-        for i in 0..<40 { objects[String(format: "in/t%03d.txt", i)] = "ticket \(i)" }
-        let bucket = try await KitFixture.bucket(objects)
+        let bucket = try await RunCommandTests().seed(40)
         let faults = try FaultProxy.start(upstream: try TestAWS.proxyURL())
         try await faults.configure(Self.s3Faults(bucket), seed: 7, maxConsecutive: 2)
         // the model: 10% errors (500, 503, 408) and 5% connections dropped mid-answer

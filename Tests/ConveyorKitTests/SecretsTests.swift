@@ -65,9 +65,7 @@ import TestSupport
         try await KitFixture.putParameter(parameter, "You are careful. Code word \(secret).", secure: true)
         let badParameter = "/conveyor-test/\(TestAWS.uniqueName("badsecret"))"
         try await KitFixture.putParameter(badParameter, "Code word \(secret): {{nope}}", secure: true)
-        var objects: [String: String] = [:]
-        for i in 0..<24 { objects["in/\(i).txt"] = "ticket \(i)" }
-        let bucket = try await KitFixture.bucket(objects)
+        let bucket = try await RunCommandTests().seed(24)
         let faults = try FaultProxy.start(upstream: try TestAWS.proxyURL())
         try await faults.configure(FaultInjectionTests.s3Faults(bucket), seed: 3, maxConsecutive: 2)
         let (emulator, url) = try KitFixture.startEmulator {

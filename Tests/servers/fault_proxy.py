@@ -47,11 +47,11 @@ import sys
 import threading
 import time
 import uuid
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
-from _common import announce, base_parser, watch_parent
-from sigv4_proxy import ProxyHandler, Server
+from _common import base_parser, serve
+from sigv4_proxy import ProxyHandler, Server, loopback_upstream
 
 ACTIONS = ("error", "reset", "reset-after", "slow", "hold")
 
@@ -155,13 +155,7 @@ class FaultHandler(ProxyHandler):
     def log_line(self, text):
         sys.stderr.write(f"fault-proxy: {self.command} {self.path.partition('?')[0]} {text}\n")
 
-    def handle_any(self):
-        try:
-            body, dechunked = self.read_body()
-        except ValueError:
-            self.close_connection = True
-            self.send_plain(400, b"unreadable request body\n")
-            return
+    def handle_request(self, body, dechunked):
         if self.path.startswith("/__fault/"):
             return self.handle_control(body)
         path, _, query = self.path.partition("?")
@@ -251,23 +245,10 @@ def main():
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--upstream", required=True, help="http://127.0.0.1:PORT of the server behind")
     args = parser.parse_args()
-    upstream = urlsplit(args.upstream)
-    if upstream.scheme != "http" or not upstream.hostname or not upstream.port:
-        parser.error("--upstream must be http://HOST:PORT")
-    if not (upstream.hostname.startswith("127.") or upstream.hostname in ("localhost", "::1")):
-        parser.error("--upstream must be a loopback address")
-    FaultHandler.upstream = (upstream.hostname, upstream.port)
+    FaultHandler.upstream = loopback_upstream(parser, args.upstream)
     FaultHandler.faults = Faults()
     server = Server((args.host, args.port), FaultHandler)
-    watch_parent(args.parent_pid)
-    announce(args.host, server.server_address[1])
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve(server, args.host, args.parent_pid)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import threading
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
-from _common import announce, base_parser, watch_parent
+from _common import base_parser, serve
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -83,15 +83,7 @@ def main():
     Handler.total_keys = args.keys
     server = http.server.ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
-    watch_parent(args.parent_pid)
-    announce(args.host, server.server_address[1])
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve(server, args.host, args.parent_pid)
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
-from _common import announce, base_parser, watch_parent
+from _common import base_parser, serve
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = datetime.timedelta(minutes=15)
@@ -506,6 +506,10 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self.send_plain(400, b"unreadable request body\n")
             return
+        self.handle_request(body, dechunked)
+
+    def handle_request(self, body, dechunked):
+        """One request whose body was read (the part a subclass replaces)."""
         if self.path.startswith("/__proxy/"):
             self._control_body = body
             return self.handle_control()
@@ -640,6 +644,16 @@ class Server(http.server.ThreadingHTTPServer):
     request_queue_size = 128
 
 
+def loopback_upstream(parser, url):
+    """(host, port) of --upstream, which must be http:// on a loopback address."""
+    upstream = urlsplit(url)
+    if upstream.scheme != "http" or not upstream.hostname or not upstream.port:
+        parser.error("--upstream must be http://HOST:PORT")
+    if not (upstream.hostname.startswith("127.") or upstream.hostname in ("localhost", "::1")):
+        parser.error("--upstream must be a loopback address")
+    return upstream.hostname, upstream.port
+
+
 def main():
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--upstream", required=True, help="http://127.0.0.1:PORT of the server behind")
@@ -648,30 +662,18 @@ def main():
     parser.add_argument("--clock-offset", type=int, default=0,
                         help="seconds to add to the proxy's clock: stands for a client host whose clock is off")
     args = parser.parse_args()
-    upstream = urlsplit(args.upstream)
-    if upstream.scheme != "http" or not upstream.hostname or not upstream.port:
-        parser.error("--upstream must be http://HOST:PORT")
-    if not (upstream.hostname.startswith("127.") or upstream.hostname in ("localhost", "::1")):
-        parser.error("--upstream must be a loopback address")
+    upstream = loopback_upstream(parser, args.upstream)
     try:
         keys = parse_credentials(args.credentials)
     except ValueError as error:
         parser.error(str(error))
 
-    ProxyHandler.upstream = (upstream.hostname, upstream.port)
+    ProxyHandler.upstream = upstream
     ProxyHandler.keys = keys
     ProxyHandler.clock_offset = args.clock_offset
     ProxyHandler.stats = Stats()
     server = Server((args.host, args.port), ProxyHandler)
-    watch_parent(args.parent_pid)
-    announce(args.host, server.server_address[1])
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve(server, args.host, args.parent_pid)
 
 
 if __name__ == "__main__":
