@@ -69,8 +69,9 @@ import TestSupport
         #expect(byName["f-rejected"]?.attempts == 1)
     }
 
-    @Test func anUnknownModelStopsTheRunWithExitFourAfterOneCall() async throws {
-        let bucket = try await RunCommandTests().seed(12) { _ in "x [[error:ResourceNotFoundException]]" }
+    @Test(arguments: ["ResourceNotFoundException", "AccessDeniedException"])
+    func anUnknownOrRefusedModelStopsTheRunWithExitFourAfterOneCall(code: String) async throws {
+        let bucket = try await RunCommandTests().seed(12) { _ in "x [[error:\(code)]]" }
         let (emulator, url) = try KitFixture.startEmulator()
         defer { try? emulator.stop() }
         let dir = try KitFixture.temporaryDirectory()
@@ -78,10 +79,55 @@ import TestSupport
         let job = try RunCommandTests().writeJob(dir, bucket: bucket, concurrency: 8)
         let run = try CLI.run(["run", job, "--progress", "never"], environment: try RunCommandTests().environment(url))
         #expect(run.status == 4, "\(run.output)")
-        #expect(run.output.contains("ResourceNotFoundException"), "\(run.output)")
+        #expect(run.output.contains(code), "\(run.output)")
         #expect(emulator.stats.calls == 1)  // until one item succeeds, items go one at a time
         let report = try #require(try await KitFixture.reports(bucket).first)
         #expect(report.status == .aborted)
+    }
+
+    @Test func aBadRecordFailsOnlyItsItem() async throws {
+        let lines = [#"{"id": "a", "text": "alpha"}"#, #"{"id": "b", "text": "#, #"{"id": "c", "text": "gamma"}"#]
+        let bucket = try await KitFixture.bucket(["in/records.jsonl": lines.joined(separator: "\n")])
+        let (emulator, url) = try KitFixture.startEmulator()
+        defer { try? emulator.stop() }
+        let job = try KitFixture.job("""
+            version: 1
+            name: records
+            model: {id: anthropic.claude-3-haiku-20240307-v1:0, maxTokens: 20}
+            prompt: "{{record.text}}"
+            inputs: {s3: "s3://\(bucket)/in/records.jsonl", format: jsonl, idField: id}
+            output: {s3: "s3://\(bucket)/out/{{item.id}}.json"}
+            """)
+        let recorder = Collected()
+        let runner = Runner(job: job, services: try KitFixture.services(bedrockURL: url), recorder: recorder, logger: logger)
+        try await runner.run()
+        #expect(runner.stopReason == nil)
+        #expect(recorder.count(.succeeded) == 2)
+        let failed = recorder.all.filter { $0.status == .failed }
+        #expect(failed.map(\.errorCode) == ["InvalidInput"])
+        #expect(failed.first?.id == "in/records.jsonl#2", "\(failed)")  // the line, in the id and the input
+        #expect(failed.first?.input == "s3://\(bucket)/in/records.jsonl#2")
+        #expect(failed.first?.errorMessage?.contains("invalid JSON") == true, "\(failed)")
+        #expect(emulator.stats.calls == 2)
+    }
+
+    @Test func modelErrorsAreRetriedFailTheItemOrStopTheRunByTheirCode() {
+        func verdict(_ code: String, _ status: Int) -> Runner.Verdict {
+            Runner.classify(AWSError(kind: AWSError.classify(code: code, status: status), service: "Bedrock Runtime",
+                                     operation: "Converse", status: status, code: code, message: ""))
+        }
+        #expect(verdict("ThrottlingException", 429) == .throttle)
+        for (code, status) in [("ModelTimeoutException", 408), ("ModelNotReadyException", 429), ("InternalServerException", 500),
+                               ("ServiceUnavailableException", 503), ("502", 502)] {
+            #expect(verdict(code, status) == .retry, "\(code)")
+        }
+        #expect(verdict("ValidationException", 400) == .itemFails)
+        #expect(verdict("ModelErrorException", 424) == .itemFails)
+        #expect(verdict("ResourceNotFoundException", 404) == .abort)
+        #expect(verdict("AccessDeniedException", 403) == .abort)
+        #expect(Runner.classify(AWSError(service: "Bedrock Runtime", operation: "Converse",
+                                         transport: TransportError(kind: .reset, code: 56, message: "reset", requestSent: true)))
+            == .retry)
     }
 
     @Test func aMissingBucketStopsTheRunWithExitFourBeforeAnyCall() async throws {
@@ -111,8 +157,11 @@ import TestSupport
     @Test func accessDeniedOnAnInputFailsItsItemAndOnTheOutputsStopsTheRun() async throws {
         let bucket = try await RunCommandTests().seed(6)
         let faults = try FaultProxy.start(upstream: try TestAWS.proxyURL())
-        try await faults.configure([FaultProxy.Rule(.error, method: "GET", path: "^/\(bucket)/in/t002\\.txt$", status: 403,
-                                                    code: "AccessDenied")])
+        try await faults.configure([
+            FaultProxy.Rule(.error, method: "GET", path: "^/\(bucket)/in/t002\\.txt$", status: 403, code: "AccessDenied"),
+            // an input deleted between the listing and its read
+            FaultProxy.Rule(.error, method: "GET", path: "^/\(bucket)/in/t004\\.txt$", status: 404, code: "NoSuchKey"),
+        ])
         let (emulator, url) = try KitFixture.startEmulator()
         defer { try? emulator.stop() }
         let dir = try KitFixture.temporaryDirectory()
@@ -121,11 +170,11 @@ import TestSupport
         let job = try RunCommandTests().writeJob(dir, bucket: bucket)
         let inputDenied = try CLI.run(["run", job, "--progress", "never"], environment: environment)
         #expect(inputDenied.status == 1, "\(inputDenied.output)")
-        #expect(inputDenied.output.contains("5 succeeded, 1 failed"), "\(inputDenied.output)")
+        #expect(inputDenied.output.contains("4 succeeded, 2 failed"), "\(inputDenied.output)")
         let report = try #require(try await KitFixture.reports(bucket).first)
-        #expect(report.failures.map(\.code) == ["AccessDenied"])
-        #expect(report.failures.first?.input == "s3://\(bucket)/in/t002.txt")
-        #expect(emulator.stats.calls == 5)
+        #expect(Set(report.failures.map { "\($0.code) \($0.input ?? "")" })
+            == ["AccessDenied s3://\(bucket)/in/t002.txt", "NoSuchKey s3://\(bucket)/in/t004.txt"])
+        #expect(emulator.stats.calls == 4)
         // now the outputs: writes refused
         let outputs = try await RunCommandTests().seed(6)
         try await faults.configure([FaultProxy.Rule(.error, method: "PUT", path: "^/\(outputs)/out/", status: 403,
@@ -134,7 +183,7 @@ import TestSupport
                                        environment: environment)
         #expect(outputDenied.status == 4, "\(outputDenied.output)")
         #expect(outputDenied.output.contains("cannot write outputs"), "\(outputDenied.output)")
-        #expect(emulator.stats.calls == 5 + 1)  // the first item's call alone
+        #expect(emulator.stats.calls == 4 + 1)  // the first item's call alone
     }
 
     @Test func aMissingSSMParameterIsExitTwoNamingIt() async throws {
