@@ -186,6 +186,32 @@ import TestSupport
         #expect(emulator.stats.calls == 4 + 1)  // the first item's call alone
     }
 
+    @Test func aLockTakenByAnotherRunMidRunStopsThisOne() async throws {
+        let bucket = try await RunCommandTests().seed(200)
+        let (emulator, url) = try KitFixture.startEmulator { $0.latencyMs = 200 }
+        defer { try? emulator.stop() }
+        let job = try KitFixture.job(jobText(inputs: bucket, outputs: bucket, extra: "limits: {concurrency: 2}"))
+        var options = RunOptions()
+        options.lockHeartbeat = .milliseconds(50)
+        let session = try RunSession(job: job, services: try KitFixture.services(bedrockURL: url), options: options,
+                                     logger: logger, conveyorVersion: "test")
+        let run = Task { try await session.run() }
+        try await waitUntil("2 items done") { session.snapshot.finished >= 2 }
+        // another run takes the lock over (as --break-lock would)
+        let other = LockRecord(runId: "20261130T000000Z-0the", host: "other-host", pid: 1, startedAt: Date(), heartbeatAt: Date(),
+                               conveyorVersion: "test")
+        _ = try await KitFixture.s3().putObject(bucket: bucket, key: "reports/hostile.lock", body: other.encoded,
+                                                contentType: "application/json")
+        let report = try await run.value
+        #expect(report.status == .aborted)
+        #expect(report.exitCode == 4)
+        #expect(session.runner.stopReason == .fatal("the job's lock was taken by another run"))
+        #expect(report.counts.succeeded < 200)
+        // the other run's lock is left alone
+        let lock = try await KitFixture.s3().getObject(bucket: bucket, key: "reports/hostile.lock").body
+        #expect(LockRecord.parse(lock)?.runId == "20261130T000000Z-0the")
+    }
+
     @Test func aMissingSSMParameterIsExitTwoNamingIt() async throws {
         let bucket = try await RunCommandTests().seed(2)
         let (emulator, url) = try KitFixture.startEmulator()

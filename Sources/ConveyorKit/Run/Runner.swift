@@ -13,6 +13,8 @@ public struct RunOptions: Sendable {
     public var breakLock = false
     /// `--retry-failed`: run only the items that failed in that report.
     public var retry: RetrySelection?
+    /// How often the job's lock is renewed (a minute; tests make it shorter).
+    public var lockHeartbeat: Duration = .seconds(60)
 
     public init(shard: Shard? = nil, maxItems: Int? = nil, concurrency: Int? = nil, breakLock: Bool = false,
                 retry: RetrySelection? = nil) {
