@@ -65,7 +65,8 @@ import TestSupport
         try await KitFixture.putParameter(parameter, "You are careful. Code word \(secret).", secure: true)
         let badParameter = "/conveyor-test/\(TestAWS.uniqueName("badsecret"))"
         try await KitFixture.putParameter(badParameter, "Code word \(secret): {{nope}}", secure: true)
-        let bucket = try await RunCommandTests().seed(24)
+        // items from the ninth on answer only after ten minutes, until the crashed run is gone
+        let bucket = try await RunCommandTests().seed(24) { $0 >= 8 ? "ticket \($0) [[latency:600000]]" : "ticket \($0)" }
         let faults = try FaultProxy.start(upstream: try TestAWS.proxyURL())
         try await faults.configure(FaultInjectionTests.s3Faults(bucket), seed: 3, maxConsecutive: 2)
         let (emulator, url) = try KitFixture.startEmulator {
@@ -101,8 +102,14 @@ import TestSupport
         let crashing = try CLI.start(["run", try job("secrets-crash", prompt: "\"Summarise: {{input}}\"")] + arguments,
                                      environment: environment)
         try await waitUntil("6 calls answered") { emulator.stats.accepted >= 6 || !crashing.isRunning }
+        #expect(crashing.isRunning)
         kill(crashing.processIdentifier, SIGKILL)
         var texts = [CLI.finish(crashing)]
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/tmp").contains { $0.hasPrefix("conveyor-manifest-") })
+        for i in 8..<24 {
+            _ = try await KitFixture.s3().putObject(bucket: bucket, key: String(format: "in/t%03d.txt", i),
+                                                    body: Data("ticket \(i)".utf8), contentType: "text/plain")
+        }
         let rerun = try CLI.run(["run", try job("secrets-crash", prompt: "\"Summarise: {{input}}\""), "--break-lock"] + arguments,
                                 environment: environment)
         #expect(rerun.status == 0, "\(rerun.output)")

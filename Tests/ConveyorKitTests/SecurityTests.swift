@@ -59,6 +59,27 @@ import TestSupport
         #expect(emulator.stats.calls == 0)
     }
 
+    @Test func noVariableMakesTheTransportTrustAnotherCertificate() async throws {
+        // a TLS server on loopback with a self-signed certificate, and that certificate in every
+        // variable OpenSSL or the curl tool would read
+        let fixture = try TestServers.url(name: "http_fixture", script: "http_fixture.py")
+        let response = try await CurlTransport.shared.execute(
+            HTTPRequest(method: "GET", endpoint: Endpoint(url: fixture.absoluteString)!, path: "/tls"))
+        let tls = try JSONSerialization.jsonObject(with: response.body) as? [String: Any] ?? [:]
+        let port = try #require(tls["port"] as? Int, "the fixture has no TLS (openssl missing?)")
+        let dir = try KitFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try (tls["caPEM"] as? String ?? "").write(toFile: dir + "/ca.pem", atomically: true, encoding: .utf8)
+        let bucket = TestAWS.uniqueName("conveyor-tls")
+        let job = try RunCommandTests().writeJob(dir, bucket: bucket)
+        let run = try CLI.run(["run", job, "--progress", "never"], environment: [
+            "AWS_ENDPOINT_URL_S3": "https://127.0.0.1:\(port)", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": "https://127.0.0.1:\(port)",
+            "SSL_CERT_FILE": dir + "/ca.pem", "SSL_CERT_DIR": dir, "CURL_CA_BUNDLE": dir + "/ca.pem",
+        ])
+        #expect(run.status == 4, "\(run.output)")
+        #expect(run.output.contains("TLSError"), "\(run.output)")
+    }
+
     @Test func outputKeysStayInTheirBucketAndDirectory() async throws {
         let paths = ["../escape", "a/../../escape", "/etc/escape", "%2e%2e/%2e%2e/encoded", "..%2f..%2fencoded",
                      "\u{FF0E}\u{FF0E}/fullwidth", "..\\\\backslash", "fine/ok"]
@@ -105,8 +126,16 @@ import TestSupport
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: dir + "/tmp", withIntermediateDirectories: true)
-        for i in 0..<20 { try "ticket \(i)".write(toFile: dir + "/data/\(i).txt", atomically: true, encoding: .utf8) }
-        let (emulator, url) = try KitFixture.startEmulator { $0.latencyMs = 100 }
+        // the first five answer at once, the others only after ten minutes: the run is surely
+        // still going when it is killed
+        func writeInputs(slow: Bool) throws {
+            for i in 0..<20 {
+                try "ticket \(i)\(slow && i >= 5 ? " [[latency:600000]]" : "")"
+                    .write(toFile: dir + String(format: "/data/t%02d.txt", i), atomically: true, encoding: .utf8)
+            }
+        }
+        try writeInputs(slow: true)
+        let (emulator, url) = try KitFixture.startEmulator()
         defer { try? emulator.stop() }
         try """
             version: 1
@@ -137,6 +166,7 @@ import TestSupport
         let afterCrash = modes()
         #expect(afterCrash.keys.contains { $0.hasPrefix("out/") })
         #expect(afterCrash.values.allSatisfy { $0 == 0o600 }, "\(afterCrash.mapValues { String($0, radix: 8) })")
+        try writeInputs(slow: false)
         let rerun = try CLI.run(["run", dir + "/job.yaml", "--progress", "never", "--break-lock"], environment: environment, umask: 0)
         #expect(rerun.status == 0, "\(rerun.output)")
         let afterRun = modes()
