@@ -400,8 +400,14 @@ public final class Runner: Sendable {
             let outcome = try await context.storage.put(output, data: body, contentType: contentType,
                                                         ifAbsent: context.job.output.onExisting != .overwrite,
                                                         metadata: [Self.writeMarkKey: mark])
-            // a PUT whose answer was lost took effect, and its retry found the object: ours
-            if outcome == .alreadyExists, try await context.storage.head(output)?.metadata[Self.writeMarkKey] != mark {
+            // a PUT whose answer was lost took effect, and its retry found the object: ours. When
+            // the object cannot be read (the policy may grant only s3:PutObject on the outputs),
+            // it counts as another's, and the item is skipped as before
+            var ours = false
+            if outcome == .alreadyExists, let found = try? await context.storage.head(output) {
+                ours = found.metadata[Self.writeMarkKey] == mark
+            }
+            if outcome == .alreadyExists, !ours {
                 if context.job.output.onExisting == .skip {
                     await context.collection?.addExisting(item, output: output, storage: context.storage)
                     result.status = .skipped
