@@ -85,19 +85,24 @@ import TestSupport
         #expect(report.status == .aborted)
     }
 
-    @Test func aBadRecordFailsOnlyItsItem() async throws {
-        let lines = [#"{"id": "a", "text": "alpha"}"#, #"{"id": "b", "text": "#, #"{"id": "c", "text": "gamma"}"#]
-        let bucket = try await KitFixture.bucket(["in/records.jsonl": lines.joined(separator: "\n")])
-        let (emulator, url) = try KitFixture.startEmulator()
-        defer { try? emulator.stop() }
-        let job = try KitFixture.job("""
+    /// A job over `s3://BUCKET/in/records.jsonl` (id field `id`, prompt `{{record.text}}`).
+    static func recordsJob(_ bucket: String, output: String) throws -> Job {
+        try KitFixture.job("""
             version: 1
             name: records
             model: {id: anthropic.claude-3-haiku-20240307-v1:0, maxTokens: 20}
             prompt: "{{record.text}}"
             inputs: {s3: "s3://\(bucket)/in/records.jsonl", format: jsonl, idField: id}
-            output: {s3: "s3://\(bucket)/out/{{item.id}}.json"}
+            output: {s3: "\(output)"}
             """)
+    }
+
+    @Test func aBadRecordFailsOnlyItsItem() async throws {
+        let lines = [#"{"id": "a", "text": "alpha"}"#, #"{"id": "b", "text": "#, #"{"id": "c", "text": "gamma"}"#]
+        let bucket = try await KitFixture.bucket(["in/records.jsonl": lines.joined(separator: "\n")])
+        let (emulator, url) = try KitFixture.startEmulator()
+        defer { try? emulator.stop() }
+        let job = try Self.recordsJob(bucket, output: "s3://\(bucket)/out/{{item.id}}.json")
         let recorder = Collected()
         let runner = Runner(job: job, services: try KitFixture.services(bedrockURL: url), recorder: recorder, logger: logger)
         try await runner.run()

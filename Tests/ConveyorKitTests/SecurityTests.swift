@@ -91,14 +91,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         for output in ["s3://\(bucket)/out/{{record.path}}.json", "file://\(dir)/root/out/{{record.path}}.json"] {
-            let job = try KitFixture.job("""
-                version: 1
-                name: escape
-                model: {id: anthropic.claude-3-haiku-20240307-v1:0, maxTokens: 20}
-                prompt: "{{record.text}}"
-                inputs: {s3: "s3://\(bucket)/in/records.jsonl", format: jsonl, idField: id}
-                output: {s3: "\(output)"}
-                """)
+            let job = try HostileInputTests.recordsJob(bucket, output: output)
             let recorder = Collected()
             try await Runner(job: job, services: try KitFixture.services(bedrockURL: url), recorder: recorder, logger: logger).run()
             let byID = Dictionary(uniqueKeysWithValues: recorder.all.map { ($0.id, $0) })
