@@ -120,6 +120,9 @@ struct AWSOptions: ParsableArguments {
 
     @Option(help: "AWS region for S3 and SSM (else AWS_REGION, AWS_DEFAULT_REGION, the profile); the model's region is model.region, else this.")
     var region: String?
+
+    @Flag(name: .customLong("allow-http"), help: "Allow plain-HTTP endpoints (AWS_ENDPOINT_URL*, endpoint_url) on hosts other than loopback.")
+    var allowHTTP = false
 }
 
 /// Options that select a job's items.
@@ -198,7 +201,8 @@ func runDryRun(jobPath: String, items: ItemOptions, aws: AWSOptions, show: Int, 
     }
     report(job.warnings)
     do {
-        let services = try RunServices.make(for: job, profile: aws.profile, region: aws.region, model: false)
+        let services = try RunServices.make(for: job, profile: aws.profile, region: aws.region, model: false,
+                                            allowHTTP: aws.allowHTTP)
         let retry = try await loadRetrySelection(retryFailed, job: job, storage: services.storage)
         let summary = try await DryRun.plan(job, services: services, run: try items.runIdentity(),
                                             options: DryRunOptions(show: show, checkAll: checkAll, shard: try items.parsedShard(),

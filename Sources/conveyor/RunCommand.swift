@@ -67,6 +67,10 @@ struct Run: AsyncParsableCommand {
             throw ExitCode(ExitStatus.invalid)
         }
         report(job.warnings)
+        if let keys = ProcessInfo.processInfo.environment["SSLKEYLOGFILE"], !keys.isEmpty {
+            // libcurl honours it: TLS stays verified, but the traffic can be decrypted from the file
+            logger.warning("SSLKEYLOGFILE is set: this run's TLS session keys are written to \(keys), and whoever can read that file can decrypt its traffic; unset it")
+        }
         let services: RunServices
         let shard: Shard?
         let identity: RunIdentity
@@ -74,7 +78,7 @@ struct Run: AsyncParsableCommand {
             shard = try items.parsedShard()
             identity = try items.runIdentity()
             services = try RunServices.make(for: job, profile: aws.profile, region: aws.region, model: true,
-                                            concurrency: concurrency)
+                                            allowHTTP: aws.allowHTTP, concurrency: concurrency)
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             throw ExitCode(ExitStatus.invalid)
@@ -119,6 +123,13 @@ struct Run: AsyncParsableCommand {
             reporter.clearLine()
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             throw ExitCode(ExitStatus.invalid)
+        } catch {
+            // the lock could not be taken or read (no such bucket, access denied, clock skew):
+            // nothing ran, nothing was spent
+            feed.cancel()
+            reporter.clearLine()
+            FileHandle.standardError.write(Data("error: the run could not start: \(error)\n".utf8))
+            throw ExitCode(ExitStatus.aborted)
         }
         feed.cancel()
         let s = session.snapshot
@@ -154,14 +165,16 @@ final class SignalWatcher {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
             source.setEventHandler {
+                // signals that arrive before the handler runs are coalesced: `data` counts them
                 let n = count.withLock { c -> Int in
-                    c += 1
+                    c += max(1, Int(source.data))
                     return c
                 }
                 if n == 1 {
                     FileHandle.standardError.write(Data("conveyor: stopping (a second signal exits at once)\n".utf8))
                     onFirst()
                 } else {
+                    // the run's own report is not written: the manifest's spool file stays in $TMPDIR
                     FileHandle.standardError.write(Data("conveyor: second signal, exiting\n".utf8))
                     exit(ExitStatus.interrupted)
                 }

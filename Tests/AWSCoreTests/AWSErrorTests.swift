@@ -23,6 +23,25 @@ import Testing
         #expect(error.description.contains("Svc Op failed: NoSuchKey (404)"))
     }
 
+    @Test func aClockThatIsOffIsMeasuredFromEitherShapeOfError() {
+        let s3 = parse(403, [:], """
+            <Error><Code>RequestTimeTooSkewed</Code><Message>The difference between the request time and the current \
+            time is too large.</Message><RequestTime>20261130T020000Z</RequestTime>\
+            <ServerTime>2026-11-30T02:42:00Z</ServerTime><MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds></Error>
+            """, .restXML)
+        #expect(s3.clockSkew == TimeInterval(42 * 60))
+        #expect(s3.description.contains("the clock of this host is 42 minutes behind AWS's"))
+        let json = parse(400, [:], #"{"__type": "InvalidSignatureException", "message": "Signature not yet current: "#
+            + #"20261130T030000Z is still later than 20261130T021500Z (20261130T020000Z + 15 min.)"}"#, .json)
+        #expect(json.clockSkew == TimeInterval(-60 * 60))
+        #expect(json.explanation.hasSuffix("(the clock of this host is 60 minutes ahead of AWS's, and AWS refuses requests "
+            + "more than 15 minutes off; fix the clock (NTP, e.g. chrony or systemd-timesyncd))"))
+        let expired = parse(400, [:], #"{"__type": "InvalidSignatureException", "message": "Signature expired: "#
+            + #"20261130T013000Z is now earlier than 20261130T014500Z (20261130T020000Z - 15 min.)"}"#, .json)
+        #expect(expired.clockSkew == TimeInterval(30 * 60))
+        #expect(parse(403, [:], #"{"__type": "InvalidSignatureException", "message": "no match"}"#, .json).clockSkew == nil)
+    }
+
     @Test func headWithoutBodyUsesTheStatus() {
         let notFound = parse(404, ["x-amz-request-id": "R"], "", .restXML)
         #expect(notFound.code == "404")

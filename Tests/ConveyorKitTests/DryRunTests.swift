@@ -212,8 +212,8 @@ enum CLI {
         return root
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
-        let process = try start(arguments, environment: environment)
+    static func run(_ arguments: [String], environment: [String: String] = [:], umask: mode_t? = nil) throws -> Result {
+        let process = try start(arguments, environment: environment, umask: umask)
         let output = finish(process)
         return Result(status: process.terminationStatus, output: output)
     }

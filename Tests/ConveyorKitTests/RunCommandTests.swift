@@ -116,10 +116,16 @@ import TestSupport
 }
 
 extension CLI {
-    static func start(_ arguments: [String], environment: [String: String]) throws -> Process {
+    /// Starts `conveyor` with test credentials and `environment`; with `umask`, under that umask.
+    static func start(_ arguments: [String], environment: [String: String], umask: mode_t? = nil) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        if let umask {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "umask \(String(umask, radix: 8)) && exec \"$0\" \"$@\"", executable] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         env["AWS_ACCESS_KEY_ID"] = TestAWS.accessKey
         env["AWS_SECRET_ACCESS_KEY"] = TestAWS.secretKey
@@ -146,9 +152,9 @@ extension CLI {
 }
 
 /// Polls `condition` every 10 ms; fails (rather than hangs) after `seconds`.
-func waitUntil(_ what: String, seconds: Double = 60, _ condition: () -> Bool) async throws {
+func waitUntil(_ what: String, seconds: Double = 60, _ condition: () async -> Bool) async throws {
     let deadline = Date().addingTimeInterval(seconds)
-    while !condition() {
+    while !(await condition()) {
         if Date() > deadline {
             Issue.record("gave up waiting for \(what)")
             throw TestServerError(message: "gave up waiting for \(what)")

@@ -57,3 +57,16 @@ def watch_parent(parent_pid):
             time.sleep(0.5)
 
     threading.Thread(target=loop, daemon=True).start()
+
+
+def serve(server, host, parent_pid):
+    """Announces `server`'s port, serves until interrupted (or the parent is gone), closes it."""
+    watch_parent(parent_pid)
+    announce(host, server.server_address[1])
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

@@ -28,8 +28,11 @@ Also:
 
 Logs one line per request on stderr, never with the Authorization value, a token or a signature.
 
+`--clock-offset SECONDS` shifts the proxy's clock, for tests of a client whose clock is off: the
+request time is checked against it (15 minutes either way).
+
 Usage: python3 -u sigv4_proxy.py --host 127.0.0.1 --port 0 --upstream http://127.0.0.1:PORT \
-           --credentials AKID:SECRET[:TOKEN][,AKID2:SECRET2[:TOKEN2]] [--parent-pid PID]
+           --credentials AKID:SECRET[:TOKEN][,AKID2:SECRET2[:TOKEN2]] [--clock-offset SECONDS] [--parent-pid PID]
 """
 import collections
 import datetime
@@ -50,7 +53,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
-from _common import announce, base_parser, watch_parent
+from _common import base_parser, serve
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = datetime.timedelta(minutes=15)
@@ -461,6 +464,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
     upstream = None  # (host, port)
     keys = {}
     stats = None
+    clock_offset = 0  # seconds added to this server's clock (--clock-offset)
     rules_lock = threading.Lock()
     bucket_regions = {}  # bucket -> region (shared by all connections)
     denied_buckets = {}  # bucket -> read | write | all
@@ -502,14 +506,18 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self.send_plain(400, b"unreadable request body\n")
             return
+        self.handle_request(body, dechunked)
+
+    def handle_request(self, body, dechunked):
+        """One request whose body was read (the part a subclass replaces)."""
         if self.path.startswith("/__proxy/"):
             self._control_body = body
             return self.handle_control()
         if self.path.startswith("/moto-api/") and "Authorization" not in self.headers:
             return self.forward(body, dechunked, "moto-api (unchecked)")
         try:
-            checked = check_request(self.command, self.path, self.headers.items(), body, self.keys,
-                                    datetime.datetime.now(datetime.timezone.utc))
+            now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=self.clock_offset)
+            checked = check_request(self.command, self.path, self.headers.items(), body, self.keys, now)
         except Rejection as rejection:
             self.stats.record(rejection, self.command, self.path)
             detail = rejection.message.split("\n")[0]
@@ -580,7 +588,9 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_plain(404, b"GET /__proxy/stats, GET /__proxy/requests, POST /__proxy/reset or POST /__proxy/rules\n")
 
-    def forward(self, body, dechunked, verdict):
+    def fetch_upstream(self, body, dechunked):
+        """Sends the request upstream as it came (Host included); returns (status, reason, headers,
+        payload). Raises OSError or http.client.HTTPException when the upstream fails."""
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]
         if dechunked:
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
@@ -593,13 +603,17 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             connection.endheaders(body or None)
             response = connection.getresponse()
             payload = response.read()
-            status, reason, upstream_headers = response.status, response.reason, response.getheaders()
-        except (OSError, http.client.HTTPException) as error:
-            self.log_line(f"{verdict}, upstream failed: {error!r}")
-            self.send_plain(502, f"sigv4-proxy: upstream failed: {error!r}\n".encode())
-            return
+            return response.status, response.reason, response.getheaders(), payload
         finally:
             connection.close()
+
+    def forward(self, body, dechunked, verdict):
+        try:
+            status, reason, upstream_headers, payload = self.fetch_upstream(body, dechunked)
+        except (OSError, http.client.HTTPException) as error:
+            self.log_line(f"{verdict}, upstream failed: {error!r}")
+            self.send_plain(502, f"{self.server_version}: upstream failed: {error!r}\n".encode())
+            return
         self.log_line(f"-> {verdict} {status}")
         self.send_reply(status, upstream_headers, payload, reason)
 
@@ -630,35 +644,36 @@ class Server(http.server.ThreadingHTTPServer):
     request_queue_size = 128
 
 
+def loopback_upstream(parser, url):
+    """(host, port) of --upstream, which must be http:// on a loopback address."""
+    upstream = urlsplit(url)
+    if upstream.scheme != "http" or not upstream.hostname or not upstream.port:
+        parser.error("--upstream must be http://HOST:PORT")
+    if not (upstream.hostname.startswith("127.") or upstream.hostname in ("localhost", "::1")):
+        parser.error("--upstream must be a loopback address")
+    return upstream.hostname, upstream.port
+
+
 def main():
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--upstream", required=True, help="http://127.0.0.1:PORT of the server behind")
     parser.add_argument("--credentials", required=True,
                         help="AKID:SECRET[:TOKEN][,AKID2:SECRET2[:TOKEN2]]: the keys the proxy knows")
+    parser.add_argument("--clock-offset", type=int, default=0,
+                        help="seconds to add to the proxy's clock: stands for a client host whose clock is off")
     args = parser.parse_args()
-    upstream = urlsplit(args.upstream)
-    if upstream.scheme != "http" or not upstream.hostname or not upstream.port:
-        parser.error("--upstream must be http://HOST:PORT")
-    if not (upstream.hostname.startswith("127.") or upstream.hostname in ("localhost", "::1")):
-        parser.error("--upstream must be a loopback address")
+    upstream = loopback_upstream(parser, args.upstream)
     try:
         keys = parse_credentials(args.credentials)
     except ValueError as error:
         parser.error(str(error))
 
-    ProxyHandler.upstream = (upstream.hostname, upstream.port)
+    ProxyHandler.upstream = upstream
     ProxyHandler.keys = keys
+    ProxyHandler.clock_offset = args.clock_offset
     ProxyHandler.stats = Stats()
     server = Server((args.host, args.port), ProxyHandler)
-    watch_parent(args.parent_pid)
-    announce(args.host, server.server_address[1])
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve(server, args.host, args.parent_pid)
 
 
 if __name__ == "__main__":

@@ -83,9 +83,54 @@ public struct AWSError: Error, Sendable, Equatable, CustomStringConvertible {
         var text = "\(service) \(operation) failed: \(code)"
         if let status { text += " (\(status))" }
         if !message.isEmpty { text += ": \(message)" }
-        if let hint = AWSError.hint(code: code, details: details) { text += " (\(hint))" }
+        if let hint { text += " (\(hint))" }
         if let requestId { text += " [request id \(requestId)]" }
         return text
+    }
+
+    /// The service's message with the hint, if there is one, after it: what a report or log says.
+    public var explanation: String {
+        guard let hint else { return message }
+        return message.isEmpty ? hint : "\(message) (\(hint))"
+    }
+
+    /// What to do about this error, when Conveyor knows more than the service's message says.
+    public var hint: String? {
+        if let skew = clockSkew { return AWSError.clockHint(skew) }
+        return AWSError.hint(code: code, details: details)
+    }
+
+    /// How far this host's clock is behind AWS's, in seconds (negative: ahead), when the service
+    /// refused the request for its time: S3's `RequestTimeTooSkewed` gives both times; the JSON
+    /// services' `InvalidSignatureException` says "Signature expired: REQUEST is now earlier than
+    /// BOUND (SERVER - 15 min.)" or "Signature not yet current: ... (SERVER + 15 min.)".
+    public var clockSkew: TimeInterval? {
+        if let request = details["RequestTime"].flatMap(AWSError.parseTime),
+           let server = details["ServerTime"].flatMap(AWSError.parseTime) {
+            return server.timeIntervalSince(request).rounded()
+        }
+        guard message.hasPrefix("Signature expired") || message.hasPrefix("Signature not yet current") else { return nil }
+        let stamps = message.split(whereSeparator: { $0 == " " || $0 == "(" || $0 == ")" || $0 == ":" })
+            .compactMap { AWSError.parseTime(String($0)) }
+        guard stamps.count == 3 else { return nil }
+        return stamps[2].timeIntervalSince(stamps[0]).rounded()
+    }
+
+    /// `20261130T020000Z` (SigV4) or `2026-11-30T02:00:00Z` (ISO 8601).
+    static func parseTime(_ text: String) -> Date? {
+        if let date = ISO8601Timestamp.parse(text) { return date }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return formatter.date(from: text)
+    }
+
+    static func clockHint(_ skew: TimeInterval) -> String {
+        let minutes = Int((abs(skew) / 60).rounded())
+        let amount = minutes == 1 ? "1 minute" : "\(minutes) minutes"
+        return "the clock of this host is \(amount) \(skew > 0 ? "behind" : "ahead of") AWS's, and AWS refuses requests "
+            + "more than 15 minutes off; fix the clock (NTP, e.g. chrony or systemd-timesyncd)"
     }
 
     static func hint(code: String, details: [String: String]) -> String? {

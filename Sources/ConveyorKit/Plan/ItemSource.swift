@@ -47,7 +47,7 @@ public struct ItemSource: AsyncSequence, Sendable {
         var started = false
         var locations: [StorageURI] = []
         var locationIndex = 0
-        var listing: AsyncThrowingStream<StoredObject, any Error>.AsyncIterator?
+        var listing: StorageListing.AsyncIterator?
         var currentPrefix = ""
         var filter = KeyFilter()
         var pending: [WorkItem] = []

@@ -65,6 +65,7 @@ public final class ManifestWriter: Sendable {
         guard fd >= 0 else {
             throw ManifestError(message: "cannot create the \(label)'s spool file \(path): \(String(cString: strerror(errno)))")
         }
+        fchmod(fd, 0o600)  // owner-only whatever the umask
         spoolPath = path
         state = Mutex(State(fd: fd))
     }

@@ -32,7 +32,7 @@ public enum PromptSources {
                 } catch let error as AWSError where error.kind == .notFound {
                     throw ConfigurationError("\(location): the SSM parameter \(name) (the \(role)) does not exist in this account and region")
                 } catch let error as AWSError where error.kind == .accessDenied {
-                    throw ConfigurationError("\(location): reading the SSM parameter \(name) (the \(role)) was refused: \(error.code): \(error.message)")
+                    throw ConfigurationError("\(location): reading the SSM parameter \(name) (the \(role)) was refused: \(error.code): \(error.explanation)")
                 }
                 result.ssmParameters.append(name)
                 return try compile(value, origin: "ssm:\(name)", role: role, scope: scope, location: location)

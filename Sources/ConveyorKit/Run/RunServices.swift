@@ -42,13 +42,14 @@ public struct RunServices: Sendable {
 
     /// Makes the clients `job` uses. S3 and SSM clients exist only when the job names s3:// or
     /// ssm locations; the Bedrock client only when `model` is true (a dry run calls no model).
-    /// Bedrock's client does not retry: the runner owns retrying and pacing. Without a
+    /// Bedrock's client does not retry: the runner owns retrying and pacing. A configured
+    /// plain-HTTP endpoint is refused unless it is on loopback or `allowHTTP` is set. Without a
     /// `transport`, the shared one serves up to 32 connections a host; a run with more calls in
     /// flight (`concurrency`) gets its own with room for them, since plain-HTTP endpoints (and
     /// HTTP/1.1 ones) carry one request per connection.
     public static func make(for job: Job, environment: AWSEnvironment = .process, profile: String? = nil,
-                            region: String? = nil, model: Bool, transport: (any HTTPTransport)? = nil,
-                            concurrency: Int? = nil) throws
+                            region: String? = nil, model: Bool, allowHTTP: Bool = false,
+                            transport: (any HTTPTransport)? = nil, concurrency: Int? = nil) throws
         -> RunServices
     {
         let transport = transport ?? Self.transport(concurrency: concurrency ?? job.limits.concurrency)
@@ -66,6 +67,10 @@ public struct RunServices: Sendable {
         let dataRegion = region ?? (try? configuration.region.name) ?? job.model.region
         var services = RunServices(storage: Storage(s3: nil), configuration: configuration)
         do {
+            for (info, needed) in [(S3Client.serviceInfo, needsS3), (SSMClient.serviceInfo, needsSSM),
+                                   (BedrockRuntimeClient.serviceInfo, model)] where needed && !allowHTTP {
+                try refusePlainHTTP(info, configuration: configuration)
+            }
             if needsS3 {
                 guard let dataRegion else { throw ConfigurationError(Self.noRegion(configuration)) }
                 services.storage = Storage(s3: S3Client(client: try AWSClient(
@@ -92,6 +97,26 @@ public struct RunServices: Sendable {
             throw ConfigurationError("\(error)")
         }
         return services
+    }
+
+    /// Throws when the configured endpoint of `service` is plain HTTP to a host other than
+    /// loopback: signed requests, prompts and answers would cross the network unencrypted.
+    static func refusePlainHTTP(_ service: ServiceInfo, configuration: AWSConfiguration) throws {
+        let id = AWSServiceID(serviceId: service.serviceId, endpointPrefix: service.endpointPrefix)
+        guard let configured = try configuration.endpoints.configuredEndpoint(for: id),
+              configured.endpoint.scheme == "http", !isLoopback(configured.endpoint.host) else { return }
+        throw ConfigurationError("\(configured.source) gives a plain-HTTP endpoint for \(service.serviceId), "
+            + "\(configured.endpoint): requests, prompts and answers would cross the network unencrypted. Use an "
+            + "https:// endpoint, or pass --allow-http if the network to it is trusted")
+    }
+
+    /// `localhost`, `127.0.0.0/8` written as an address, or `::1`.
+    static func isLoopback(_ host: String) -> Bool {
+        let name = host.hasSuffix(".") ? String(host.dropLast()) : host
+        if name == "localhost" || name == "::1" || name == "0:0:0:0:0:0:0:1" { return true }
+        let octets = name.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127"
+            && octets.allSatisfy { $0.count <= 3 && UInt8($0) != nil }
     }
 
     static func noRegion(_ configuration: AWSConfiguration) -> String {

@@ -88,7 +88,7 @@ public final class RunSession: Sendable {
         lockURI = try Self.lockLocation(job: job, report: reportURI, builder: builder, shard: options.shard)
         lock = lockURI.map {
             RunLock(uri: $0, storage: services.storage, runId: identity.id, startedAt: identity.startedAt,
-                    conveyorVersion: conveyorVersion, options: RunLock.Options(breakLock: options.breakLock))
+                    conveyorVersion: conveyorVersion, options: RunLock.Options(heartbeatInterval: options.lockHeartbeat, breakLock: options.breakLock))
         }
         runner = Runner(job: job, services: services, options: options, identity: identity,
                         recorder: ReportingRecorder(stats: stats, manifest: manifest), logger: logger, pacing: pacing)

@@ -13,6 +13,8 @@ public struct RunOptions: Sendable {
     public var breakLock = false
     /// `--retry-failed`: run only the items that failed in that report.
     public var retry: RetrySelection?
+    /// How often the job's lock is renewed (a minute; tests make it shorter).
+    public var lockHeartbeat: Duration = .seconds(60)
 
     public init(shard: Shard? = nil, maxItems: Int? = nil, concurrency: Int? = nil, breakLock: Bool = false,
                 retry: RetrySelection? = nil) {
@@ -153,7 +155,8 @@ public final class Runner: Sendable {
         let collection = try ValueCollection.location(job: job, builder: builder, shard: options.shard)
             .map { try ValueCollection(destination: $0, logger: logger) }
         let context = ItemContext(job: job, builder: builder, storage: services.storage, bedrock: bedrock, existing: existing,
-                                  structured: StructuredOutput(job: job), collection: collection)
+                                  structured: StructuredOutput(job: job), collection: collection,
+                                  unwritten: AsyncSlots(concurrency))
         var found = Set<String>()
         try await withThrowingDiscardingTaskGroup { group in
             for try await item in source {
@@ -211,6 +214,9 @@ public final class Runner: Sendable {
         let existing: ExistingOutputs
         let structured: StructuredOutput?
         let collection: ValueCollection?
+        /// Items between their first model call and their output written: at most `concurrency`,
+        /// so that a crash repeats at most that many calls.
+        let unwritten: AsyncSlots
     }
 
     func recordAndCheck(_ result: ItemResult) {
@@ -324,6 +330,8 @@ public final class Runner: Sendable {
         defer {
             if worstUSD > 0 { tally.state.withLock { $0.reservedUSD -= worstUSD } }
         }
+        await context.unwritten.acquire()
+        defer { context.unwritten.release() }
         let started = clock()
         var response: ConverseResponse
         var value: JSONValue?
@@ -388,9 +396,18 @@ public final class Runner: Sendable {
             contentType = "application/json"
         }
         do {
+            let mark = "\(identity.id)/\(item.index)"
             let outcome = try await context.storage.put(output, data: body, contentType: contentType,
-                                                        ifAbsent: context.job.output.onExisting != .overwrite)
-            if outcome == .alreadyExists {
+                                                        ifAbsent: context.job.output.onExisting != .overwrite,
+                                                        metadata: [Self.writeMarkKey: mark])
+            // a PUT whose answer was lost took effect, and its retry found the object: ours. When
+            // the object cannot be read (the policy may grant only s3:PutObject on the outputs),
+            // it counts as another's, and the item is skipped as before
+            var ours = false
+            if outcome == .alreadyExists, let found = try? await context.storage.head(output) {
+                ours = found.metadata[Self.writeMarkKey] == mark
+            }
+            if outcome == .alreadyExists, !ours {
                 if context.job.output.onExisting == .skip {
                     await context.collection?.addExisting(item, output: output, storage: context.storage)
                     result.status = .skipped
@@ -448,10 +465,10 @@ public final class Runner: Sendable {
                 if verdict == .throttle { result.throttles += 1 }
                 switch verdict {
                 case .abort:
-                    abort(.fatal("the model call failed with \(error.code): \(error.message)"))
-                    return .failed(code: error.code, message: error.message)
+                    abort(.fatal("the model call failed with \(error.code): \(error.explanation)"))
+                    return .failed(code: error.code, message: error.explanation)
                 case .itemFails:
-                    return .failed(code: error.code, message: error.message)
+                    return .failed(code: error.code, message: error.explanation)
                 case .throttle, .retry:
                     if tally.stop != nil { break }
                     let suggested = error.retryAfter.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
@@ -490,6 +507,9 @@ public final class Runner: Sendable {
         }
         return worst
     }
+
+    /// The S3 metadata (`x-amz-meta-conveyor-write`) naming the run and item that wrote an output.
+    static let writeMarkKey = "conveyor-write"
 
     enum Verdict { case throttle, retry, itemFails, abort }
 

@@ -8,12 +8,15 @@ public struct StoredObject: Sendable, Equatable {
     public var size: Int
     public var etag: String?
     public var lastModified: Date?
+    /// User metadata (S3 `x-amz-meta-*`, by the name after the prefix); empty for local files and listings.
+    public var metadata: [String: String]
 
-    public init(uri: StorageURI, size: Int, etag: String? = nil, lastModified: Date? = nil) {
+    public init(uri: StorageURI, size: Int, etag: String? = nil, lastModified: Date? = nil, metadata: [String: String] = [:]) {
         self.uri = uri
         self.size = size
         self.etag = etag
         self.lastModified = lastModified
+        self.metadata = metadata
     }
 }
 
@@ -59,36 +62,10 @@ public struct Storage: Sendable {
     }
 
     /// The objects under `prefix` (a key prefix for S3; a directory or file for local paths), in
-    /// key order, fetched as they are consumed.
-    public func list(_ prefix: StorageURI) -> AsyncThrowingStream<StoredObject, any Error> {
-        switch prefix {
-        case .s3(let bucket, let key):
-            let s3 = self.s3
-            return AsyncThrowingStream { continuation in
-                let task = Task {
-                    do {
-                        guard let s3 else { throw StorageError(kind: .invalidRequest, code: "NoS3Client", message: "no S3 client is configured", uri: prefix.description) }
-                        for try await summary in s3.listObjects(bucket: bucket, prefix: key.isEmpty ? nil : key) {
-                            continuation.yield(StoredObject(uri: .s3(bucket: bucket, key: summary.key), size: summary.size,
-                                                            etag: summary.etag, lastModified: summary.lastModified))
-                        }
-                        continuation.finish()
-                    } catch {
-                        continuation.finish(throwing: Self.map(error, uri: prefix))
-                    }
-                }
-                continuation.onTermination = { _ in task.cancel() }
-            }
-        case .file(let path):
-            return AsyncThrowingStream { continuation in
-                do {
-                    for object in try LocalFiles.list(path) { continuation.yield(object) }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-        }
+    /// key order, fetched as they are consumed: a listing page only when the previous one is used
+    /// up, never ahead of the consumer.
+    public func list(_ prefix: StorageURI) -> StorageListing {
+        StorageListing(storage: self, prefix: prefix)
     }
 
     /// The object's bytes; `maxBytes` refuses larger objects before reading them whole.
@@ -123,7 +100,8 @@ public struct Storage: Sendable {
         case .s3(let bucket, let key):
             do {
                 let meta = try await client(uri).headObject(bucket: bucket, key: key)
-                return StoredObject(uri: uri, size: meta.contentLength, etag: meta.etag, lastModified: meta.lastModified)
+                return StoredObject(uri: uri, size: meta.contentLength, etag: meta.etag, lastModified: meta.lastModified,
+                                    metadata: meta.metadata)
             } catch let error as AWSError where error.kind == .notFound {
                 return nil
             } catch {
@@ -135,12 +113,15 @@ public struct Storage: Sendable {
     }
 
     /// Writes `data`; with `ifAbsent`, only when no object has the key (S3 `If-None-Match: *`).
-    public func put(_ uri: StorageURI, data: Data, contentType: String, ifAbsent: Bool) async throws -> WriteOutcome {
+    /// `metadata` goes with an S3 object (`x-amz-meta-*`); the local store keeps none.
+    public func put(_ uri: StorageURI, data: Data, contentType: String, ifAbsent: Bool, metadata: [String: String] = [:])
+        async throws -> WriteOutcome
+    {
         switch uri {
         case .s3(let bucket, let key):
             do {
                 let result = try await client(uri).putObject(bucket: bucket, key: key, body: data, contentType: contentType,
-                                                             condition: ifAbsent ? .ifAbsent : .none, metadata: [:])
+                                                             condition: ifAbsent ? .ifAbsent : .none, metadata: metadata)
                 return .written(etag: result.etag)
             } catch let error as AWSError where error.kind == .preconditionFailed && ifAbsent {
                 return .alreadyExists
@@ -165,10 +146,49 @@ public struct Storage: Sendable {
 
     static func map(_ error: any Error, uri: StorageURI) -> any Error {
         if let error = error as? AWSError {
-            return StorageError(kind: error.kind, code: error.code, message: error.message, uri: uri.description)
+            return StorageError(kind: error.kind, code: error.code, message: error.explanation, uri: uri.description)
         }
         return error
     }
+}
+
+/// The objects under a prefix, pulled a page at a time (see ``Storage/list(_:)``); failures are
+/// thrown as ``StorageError``.
+public struct StorageListing: AsyncSequence, Sendable {
+    public typealias Element = StoredObject
+    let storage: Storage
+    let prefix: StorageURI
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let storage: Storage
+        let prefix: StorageURI
+        var s3: S3ObjectListing.AsyncIterator?
+        var local: [StoredObject]?
+        var position = 0
+
+        public mutating func next() async throws -> StoredObject? {
+            switch prefix {
+            case .s3(let bucket, let key):
+                if s3 == nil {
+                    s3 = try storage.client(prefix).listObjects(bucket: bucket, prefix: key.isEmpty ? nil : key).makeAsyncIterator()
+                }
+                do {
+                    guard let summary = try await s3!.next() else { return nil }
+                    return StoredObject(uri: .s3(bucket: bucket, key: summary.key), size: summary.size, etag: summary.etag,
+                                        lastModified: summary.lastModified)
+                } catch {
+                    throw Storage.map(error, uri: prefix)
+                }
+            case .file(let path):
+                if local == nil { local = try LocalFiles.list(path) }
+                guard position < local!.count else { return nil }
+                defer { position += 1 }
+                return local![position]
+            }
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(storage: storage, prefix: prefix) }
 }
 
 /// The local store.
@@ -253,9 +273,12 @@ enum LocalFiles {
             }
         }
         let temporary = (directory.isEmpty ? "." : directory) + "/.conveyor-\(UUID().uuidString).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        // owner-only (0600) whatever the umask: outputs, reports, manifests and locks may hold
+        // what the model was shown
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw error(path, errno == EACCES ? "AccessDenied" : "WriteFailed", kind: errno == EACCES ? .accessDenied : .service) }
-        var ok = fill(fd)
+        var ok = fchmod(fd, 0o600) == 0
+        if ok { ok = fill(fd) }
         if ok { ok = fsync(fd) == 0 }
         close(fd)
         defer { unlink(temporary) }
