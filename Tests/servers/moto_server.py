@@ -12,7 +12,7 @@ import sys
 
 from werkzeug.serving import make_server
 
-from _common import announce, base_parser, watch_parent
+from _common import base_parser, serve
 
 
 def main():
@@ -23,18 +23,9 @@ def main():
     app = DomainDispatcherApplication(create_backend_app)
     # threaded=True: one thread per connection, and werkzeug then speaks HTTP/1.1 with keep-alive.
     server = make_server(args.host, args.port, app, threaded=True)
-    port = server.server_address[1]
     # moto builds some URLs (e.g. multipart Location) from MOTO_PORT; give it the real one.
-    os.environ["MOTO_PORT"] = str(port)
-    watch_parent(args.parent_pid)
-    announce(args.host, port)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    os.environ["MOTO_PORT"] = str(server.server_address[1])
+    return serve(server, args.host, args.parent_pid)
 
 
 if __name__ == "__main__":
