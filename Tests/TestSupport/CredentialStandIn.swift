@@ -42,7 +42,9 @@ public struct CredentialStandIn: Sendable {
     }
 
     /// The stand-in as an endpoint URL string (for `AWS_ENDPOINT_URL_STS` and the like).
-    public var endpoint: String { url.absoluteString.hasSuffix("/") ? String(url.absoluteString.dropLast()) : url.absoluteString }
+    public var endpoint: String {
+        url.absoluteString.hasSuffix("/") ? String(url.absoluteString.dropLast()) : url.absoluteString
+    }
 
     /// How many times each call was answered: `AssumeRole`, `AssumeRoleWithWebIdentity`,
     /// `container`, `imds-token`, `imds-role`, `imds-credentials`, `imds-region`, and
@@ -95,7 +97,8 @@ public struct CredentialStandIn: Sendable {
             HTTPRequest(method: "POST", endpoint: endpoint, path: path, headers: ["Content-Type": "application/json"],
                         body: body))
         guard response.status == 200 else {
-            throw TestServerError(message: "POST \(path) refused: \(response.status) \(String(decoding: response.body, as: UTF8.self))")
+            let answer = String(decoding: response.body, as: UTF8.self)
+            throw TestServerError(message: "POST \(path) refused: \(response.status) \(answer)")
         }
     }
 }

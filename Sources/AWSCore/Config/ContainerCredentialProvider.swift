@@ -25,7 +25,8 @@ public struct ContainerCredentialProvider: CredentialProvider {
     public let timeouts: HTTPTimeouts
 
     public init(environment: AWSEnvironment, transport: any HTTPTransport, attempts: Int = 3,
-                retryDelay: Duration = .seconds(1), timeouts: HTTPTimeouts = HTTPTimeouts(connect: .seconds(2), read: .seconds(2))) {
+                retryDelay: Duration = .seconds(1),
+                timeouts: HTTPTimeouts = HTTPTimeouts(connect: .seconds(2), read: .seconds(2))) {
         self.environment = environment
         self.transport = transport
         self.attempts = max(1, attempts)
@@ -70,7 +71,8 @@ public struct ContainerCredentialProvider: CredentialProvider {
             do {
                 token = try String(contentsOfFile: environment.expandPath(path), encoding: .utf8)
             } catch {
-                throw configuration("cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \(path): \(error.localizedDescription)")
+                throw configuration(
+                    "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \(path): \(error.localizedDescription)")
             }
         } else {
             token = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
@@ -111,7 +113,8 @@ public struct ContainerCredentialProvider: CredentialProvider {
         }
         throw CredentialsError(
             kind: .requestFailed,
-            message: "\(Self.name): the credentials endpoint \(endpoint)\(path) failed: \(lastProblem)", provider: Self.name)
+            message: "\(Self.name): the credentials endpoint \(endpoint)\(path) failed: \(lastProblem)",
+            provider: Self.name)
     }
 }
 

@@ -57,7 +57,8 @@ public struct InstanceMetadataClient: Sendable {
             case nil, "ipv4"?: endpoint = Endpoint(scheme: "http", host: "169.254.169.254")
             case "ipv6"?: endpoint = Endpoint(scheme: "http", host: "fd00:ec2::254")
             case let other?:
-                throw configuration("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE is '\(other.prefix(20))'; expected IPv4 or IPv6")
+                throw configuration(
+                    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE is '\(other.prefix(20))'; expected IPv4 or IPv6")
             }
         }
         var timeout = Duration.seconds(1)
@@ -128,7 +129,8 @@ public struct InstanceMetadataClient: Sendable {
             outcome = error.description
         }
         if v1Disabled {
-            throw Failure.failed("IMDSv1 is disabled (AWS_EC2_METADATA_V1_DISABLED) and the IMDSv2 token request failed: \(outcome)")
+            throw Failure.failed(
+                "IMDSv1 is disabled (AWS_EC2_METADATA_V1_DISABLED) and the IMDSv2 token request failed: \(outcome)")
         }
         return nil
     }
@@ -190,7 +192,8 @@ public struct InstanceMetadataClient: Sendable {
                 done.signal()
             }
             done.wait()
-            return box.value.withLock { $0 } ?? .failure(TransportError(kind: .other, message: "no answer", requestSent: false))
+            return box.value.withLock { $0 }
+                ?? .failure(TransportError(kind: .other, message: "no answer", requestSent: false))
         }
         do {
             let token = try token(from: sendBlocking(tokenRequest))

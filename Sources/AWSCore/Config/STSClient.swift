@@ -75,7 +75,8 @@ public struct STSClient: Sendable {
         do {
             response = try await retry.run { _ in try await sendUnsigned(request, operation: operation) }.value
         } catch let error as AWSError {
-            throw Self.failure(error, providerName: providerName, what: "assuming role \(roleArn) with a web identity token")
+            throw Self.failure(error, providerName: providerName,
+                               what: "assuming role \(roleArn) with a web identity token")
         }
         return try Self.credentials(in: response.body, operation: operation, providerName: providerName)
     }
@@ -89,7 +90,8 @@ public struct STSClient: Sendable {
             throw AWSError(service: Self.serviceInfo.serviceId, operation: operation, transport: error)
         }
         guard (200..<300).contains(response.status) else {
-            throw AWSErrorParser.parse(response, protocol: .query, service: Self.serviceInfo.serviceId, operation: operation)
+            throw AWSErrorParser.parse(response, protocol: .query, service: Self.serviceInfo.serviceId,
+                                       operation: operation)
         }
         return response
     }

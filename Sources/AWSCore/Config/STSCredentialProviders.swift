@@ -23,8 +23,8 @@ public struct STSContext: Sendable {
 
     func client(providerName: String) throws -> STSClient {
         do {
-            return try STSClient(endpoints: EndpointResolver(environment: environment, files: files, profileName: profileName),
-                                 region: region, transport: transport)
+            let endpoints = EndpointResolver(environment: environment, files: files, profileName: profileName)
+            return try STSClient(endpoints: endpoints, region: region, transport: transport)
         } catch {
             throw CredentialsError(kind: .configuration, message: "\(providerName): \(error)", provider: providerName)
         }
@@ -89,7 +89,8 @@ public struct WebIdentityCredentialProvider: CredentialProvider {
             token = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         } catch {
             let reason = (error as NSError).localizedFailureReason ?? "unreadable"
-            throw context.configuration(name, "cannot read the web identity token file \(path) (\(tokenFile.source)): \(reason)")
+            throw context.configuration(
+                name, "cannot read the web identity token file \(path) (\(tokenFile.source)): \(reason)")
         }
         guard !token.isEmpty else { throw context.configuration(name, "the web identity token file \(path) is empty") }
         let sessionName = setting("AWS_ROLE_SESSION_NAME", "role_session_name")?.value ?? context.defaultSessionName()
@@ -160,7 +161,8 @@ public struct AssumeRoleCredentialProvider: CredentialProvider {
         var duration: Int?
         if let text = profile["duration_seconds"] {
             guard let seconds = Int(text), seconds > 0 else {
-                throw fail("duration_seconds of profile '\(name)' is '\(text.prefix(20))'; expected whole seconds, such as 3600")
+                throw fail("duration_seconds of profile '\(name)' is '\(text.prefix(20))'; "
+                    + "expected whole seconds, such as 3600")
             }
             duration = seconds
         }
@@ -184,7 +186,8 @@ public struct AssumeRoleCredentialProvider: CredentialProvider {
             provider = ContainerCredentialProvider(environment: context.environment, transport: context.transport)
         default:
             let expected = Self.credentialSources.joined(separator: ", ")
-            throw fail("credential_source of profile '\(name)' is '\(credentialSource.prefix(40))'; expected one of \(expected)")
+            throw fail("credential_source of profile '\(name)' is '\(credentialSource.prefix(40))'; "
+                + "expected one of \(expected)")
         }
         do {
             return try await provider.credentials()
