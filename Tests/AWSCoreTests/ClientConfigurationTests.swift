@@ -12,6 +12,7 @@ import Testing
         var env = variables
         env["AWS_CONFIG_FILE"] = env["AWS_CONFIG_FILE"] ?? "/nonexistent/config"
         env["AWS_SHARED_CREDENTIALS_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] ?? "/nonexistent/credentials"
+        env["AWS_EC2_METADATA_DISABLED"] = "true"
         return try AWSConfiguration.resolve(environment: AWSEnvironment(variables: env, homeDirectory: "/nonexistent"))
     }
 

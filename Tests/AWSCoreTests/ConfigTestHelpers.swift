@@ -41,9 +41,10 @@ final class ConfigSandbox: Sendable {
     func config(_ text: String) { write(".aws/config", text) }
     func credentials(_ text: String) { write(".aws/credentials", text) }
 
-    /// An environment with this directory as home, a PATH for scripts, and `variables`.
+    /// An environment with this directory as home, a PATH for scripts, instance metadata
+    /// switched off (no test may reach 169.254.169.254), and `variables`.
     func environment(_ variables: [String: String] = [:]) -> AWSEnvironment {
-        var all = ["PATH": "/usr/bin:/bin"]
+        var all = ["PATH": "/usr/bin:/bin", "AWS_EC2_METADATA_DISABLED": "true"]
         all.merge(variables) { $1 }
         return AWSEnvironment(variables: all, homeDirectory: path)
     }

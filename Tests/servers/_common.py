@@ -40,6 +40,20 @@ def _parent_gone(parent_pid, original_ppid):
         return False
 
 
+def serve(server, host, parent_pid):
+    """Announces the port of `server` (a socketserver), serves until interrupted, and exits with
+    `parent_pid`. Returns the exit status."""
+    watch_parent(parent_pid)
+    announce(host, server.server_address[1])
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def watch_parent(parent_pid):
     """Exits the whole process once `parent_pid` has ended (checked twice a second). Without
     this, a server started by a test process would hold that process's output pipe open after
@@ -57,16 +71,3 @@ def watch_parent(parent_pid):
             time.sleep(0.5)
 
     threading.Thread(target=loop, daemon=True).start()
-
-
-def serve(server, host, parent_pid):
-    """Announces `server`'s port, serves until interrupted (or the parent is gone), closes it."""
-    watch_parent(parent_pid)
-    announce(host, server.server_address[1])
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0

@@ -23,9 +23,8 @@ def main():
     app = DomainDispatcherApplication(create_backend_app)
     # threaded=True: one thread per connection, and werkzeug then speaks HTTP/1.1 with keep-alive.
     server = make_server(args.host, args.port, app, threaded=True)
-    port = server.server_address[1]
     # moto builds some URLs (e.g. multipart Location) from MOTO_PORT; give it the real one.
-    os.environ["MOTO_PORT"] = str(port)
+    os.environ["MOTO_PORT"] = str(server.server_address[1])
     return serve(server, args.host, args.parent_pid)
 
 

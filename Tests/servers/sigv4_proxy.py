@@ -12,7 +12,8 @@ and the body's hash only in the canonical request. A request that passes goes up
 byte.
 
 Also:
-  GET  /__proxy/stats   {"checked", "accepted", "rejected", "recent_rejections": [last 20]}
+  GET  /__proxy/stats   {"checked", "accepted", "rejected", "recent_rejections": [last 20],
+                         "accepted_by_key": {akid: count}, "expired_answers": count}
   GET  /__proxy/requests {"requests": [...]}: every accepted request (the last 10,000), each
                         {"service", "region", "method", "path", "query", "target", "names"}: the raw path
                         and query, X-Amz-Target, and the parameter names of a JSON body (Name, Names,
@@ -23,6 +24,9 @@ Also:
                         bucket in another region than it was signed for gets S3's 301
                         PermanentRedirect with x-amz-bucket-region; a denied bucket gets 403
                         AccessDenied for reads (GET, HEAD), writes (PUT, POST, DELETE) or both
+                        {"expiredKeys": ["AKID", ...]}: a correctly signed request with one of these
+                        keys gets the service's expired-token answer (S3: 400 ExpiredToken; JSON
+                        services: 400 ExpiredTokenException), as AWS answers once a session ends
   /moto-api/...         without Authorization: passed to the upstream unchecked and uncounted
                         (moto's own reset and state endpoints)
 
@@ -412,15 +416,18 @@ class Stats:
 
     def reset(self):
         with self.lock:
-            self.checked = self.accepted = self.rejected = 0
+            self.checked = self.accepted = self.rejected = self.expired = 0
             self.recent = collections.deque(maxlen=20)
             self.requests = collections.deque(maxlen=10000)
+            self.by_key = collections.Counter()
 
-    def record(self, rejection=None, method="", target=""):
+    def record(self, rejection=None, method="", target="", access_key=None):
         with self.lock:
             self.checked += 1
             if rejection is None:
                 self.accepted += 1
+                if access_key:
+                    self.by_key[access_key] += 1
             else:
                 self.rejected += 1
                 self.recent.append({"method": method, "path": loggable(target), "status": rejection.status,
@@ -453,7 +460,12 @@ class Stats:
     def snapshot(self):
         with self.lock:
             return {"checked": self.checked, "accepted": self.accepted, "rejected": self.rejected,
-                    "recent_rejections": list(self.recent)}
+                    "recent_rejections": list(self.recent), "accepted_by_key": dict(self.by_key),
+                    "expired_answers": self.expired}
+
+    def record_expired(self):
+        with self.lock:
+            self.expired += 1
 
 
 class ProxyHandler(http.server.BaseHTTPRequestHandler):
@@ -468,6 +480,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
     rules_lock = threading.Lock()
     bucket_regions = {}  # bucket -> region (shared by all connections)
     denied_buckets = {}  # bucket -> read | write | all
+    expired_keys = set()  # access keys answered as expired
 
     def log_message(self, format, *args):  # http.server's own messages (bad request lines, ...)
         sys.stderr.write("sigv4-proxy: " + (format % args) + "\n")
@@ -527,11 +540,26 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             self.log_line(f"-> rejected {rejection.status} {rejection.code}: {detail}")
             self.send_reply(*error_response(rejection))
         else:
-            self.stats.record()
+            self.stats.record(access_key=checked.access_key)
             self.stats.record_request(checked, self.command, self.path, self.headers, body)
+            with self.rules_lock:
+                expired = checked.access_key in self.expired_keys
+            if expired:
+                return self.answer_expired(checked)
             if checked.service == "s3" and self.apply_rules(checked):
                 return
             self.forward(body, dechunked, f"{checked.service} {checked.access_key}: accepted")
+
+    def answer_expired(self, checked):
+        self.stats.record_expired()
+        self.log_line(f"-> rule: key {checked.access_key} is expired: 400")
+        if checked.service == "s3":
+            rejection = Rejection(400, "ExpiredToken", "The provided token has expired.")
+            rejection.shape = "s3"
+        else:
+            rejection = Rejection(400, "ExpiredTokenException", "The security token included in the request is expired")
+            rejection.shape = "json"
+        self.send_reply(*error_response(rejection))
 
     def apply_rules(self, checked):
         """Answers for S3 buckets that a test gave a region or a denial; True when it answered."""
@@ -578,12 +606,16 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
                 denials = {str(k): str(v) for k, v in (rules.get("denyBuckets") or {}).items()}
                 if any(v not in ("read", "write", "all") for v in denials.values()):
                     raise ValueError("denyBuckets values are read, write or all")
+                expired = rules.get("expiredKeys") or []
+                if not isinstance(expired, list) or not all(isinstance(k, str) for k in expired):
+                    raise ValueError("expiredKeys is a list of access key ids")
             except (ValueError, AttributeError) as error:
                 self.send_plain(400, f"bad rules: {error}\n".encode())
                 return
             with self.rules_lock:
                 self.bucket_regions.update(regions)
                 self.denied_buckets.update(denials)
+                self.expired_keys.update(expired)
             self.send_reply(200, [("Content-Type", "application/json")], b"{}")
         else:
             self.send_plain(404, b"GET /__proxy/stats, GET /__proxy/requests, POST /__proxy/reset or POST /__proxy/rules\n")

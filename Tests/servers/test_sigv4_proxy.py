@@ -548,6 +548,22 @@ def control_endpoints_and_moto_api_are_not_counted():
 
 
 @test
+def expired_keys_get_the_services_expired_token_answer():
+    # Rules only accumulate: the temporary key stays expired for the rest of this run, so this
+    # test comes after every other test that uses it.
+    request = urllib.request.Request(SERVERS.proxy + "/__proxy/rules", method="POST",
+                                     data=json.dumps({"expiredKeys": [TAK]}).encode())
+    urllib.request.urlopen(request).close()
+    with Counting(accepted=2):
+        assert error_code(lambda: s3_client(TAK, TSK, TOKEN).list_buckets()) == "ExpiredToken"
+        assert error_code(lambda: ssm_client(TAK, TSK, TOKEN).get_parameter(Name="/x")) == "ExpiredTokenException"
+    stats = SERVERS.stats()
+    assert stats["expired_answers"] == 2 and stats["accepted_by_key"] == {TAK: 2}, stats
+    with Counting(accepted=1):
+        s3_client().list_buckets()  # other keys are not affected
+
+
+@test
 def the_log_holds_no_secret():
     with open(SERVERS.log.name, encoding="utf-8", errors="replace") as handle:
         log = handle.read()

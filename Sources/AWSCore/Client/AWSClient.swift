@@ -90,8 +90,29 @@ public final class AWSClient: Sendable {
     }
 
     /// Like `send` but returns any response, whatever its status.
+    ///
+    /// An answer of `ExpiredToken` / `ExpiredTokenException` (any service) makes the credential
+    /// provider drop the credentials it was signed with, and the request is signed with fresh
+    /// ones and sent once more; a second such answer is returned as it is.
     public func sendRaw(_ request: HTTPRequest, operation: String, signingRegion: String? = nil) async throws
         -> HTTPResponse
+    {
+        let (response, used) = try await signAndSend(request, operation: operation, signingRegion: signingRegion)
+        guard isExpiredToken(response, operation: operation) else { return response }
+        await credentialProvider.invalidate(used)
+        return try await signAndSend(request, operation: operation, signingRegion: signingRegion).response
+    }
+
+    /// Error codes that say the session credentials have expired.
+    public static let expiredTokenCodes: Set<String> = ["ExpiredToken", "ExpiredTokenException"]
+
+    private func isExpiredToken(_ response: HTTPResponse, operation: String) -> Bool {
+        guard response.status == 400 || response.status == 403 else { return false }
+        return Self.expiredTokenCodes.contains(error(from: response, operation: operation).code)
+    }
+
+    private func signAndSend(_ request: HTTPRequest, operation: String, signingRegion: String?) async throws
+        -> (response: HTTPResponse, credentials: Credentials)
     {
         let credentials = try await credentialProvider.credentials()
         var signed = request
@@ -99,7 +120,7 @@ public final class AWSClient: Sendable {
                                  service: service.signingName, options: service.signerOptions)
         signer.sign(&signed, date: clock())
         do {
-            return try await transport.execute(signed, timeouts: timeouts)
+            return (try await transport.execute(signed, timeouts: timeouts), credentials)
         } catch {
             throw AWSError(service: service.serviceId, operation: operation, transport: error)
         }

@@ -30,23 +30,31 @@ public struct AWSConfiguration: Sendable {
     /// - Throws: `AWSConfigError` when a shared file cannot be read or parsed, or when a profile
     ///   asked for explicitly (argument or variable) exists in neither file. A missing region is
     ///   not thrown here but kept in `regionResult`.
+    ///   - transport: carries the credential chain's STS, container and instance metadata requests,
+    ///     and the instance metadata region lookup.
     public static func resolve(environment: AWSEnvironment = .process, profile: String? = nil,
                                region: String? = nil, regionSource: String = "--region",
+                               transport: any HTTPTransport = CurlTransport.shared,
                                now: @escaping @Sendable () -> Date = { Date() }) throws -> AWSConfiguration {
         let files = try SharedConfigFiles.load(environment: environment)
         let selection = ProfileSelection.select(explicit: profile, environment: environment)
         try selection.validate(in: files)
         let regionResult: Result<ResolvedRegion, AWSConfigError>
         do {
+            // A broken metadata setting is the credential chain's to report; the region then
+            // simply has no metadata source.
+            let metadata = try? InstanceMetadataClient(environment: environment,
+                                                       profile: files.profile(named: selection.name), transport: transport)
             regionResult = .success(try RegionResolver.resolve(
                 override: region.map { ($0, regionSource) }, environment: environment,
-                profileName: selection.name, files: files))
+                profileName: selection.name, files: files, instanceMetadata: metadata))
         } catch {
             regionResult = .failure(error)
         }
         return AWSConfiguration(
             environment: environment, files: files, profile: selection, regionResult: regionResult,
-            credentials: DefaultCredentialChain(profile: selection, files: files, environment: environment, now: now),
+            credentials: DefaultCredentialChain(profile: selection, files: files, environment: environment,
+                                                region: try? regionResult.get().name, transport: transport, now: now),
             endpoints: EndpointResolver(environment: environment, files: files, profileName: selection.name))
     }
 

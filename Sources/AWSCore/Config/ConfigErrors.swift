@@ -68,6 +68,9 @@ public struct CredentialsError: Error, Sendable, Equatable, CustomStringConverti
         case configuration
         /// A chain tried every source and none had credentials; the message lists them.
         case noCredentials
+        /// A credential service (STS, a container endpoint, EC2 instance metadata) answered with
+        /// an error or could not be reached although it is configured.
+        case requestFailed
     }
 
     public var kind: Kind

@@ -57,6 +57,15 @@ public actor CredentialRefreshCache {
     /// Forgets the cached credentials; the next call fetches.
     public func invalidate() { cached = nil }
 
+    /// Forgets the cached credentials if they are `rejected` (same key and token), so that callers
+    /// that were all refused with the same expired credentials cause a single refresh: the first
+    /// drops them, the rest find newer ones cached (or join the refresh in flight).
+    public func invalidate(_ rejected: Credentials) {
+        guard let current = cached, current.accessKeyId == rejected.accessKeyId,
+              current.sessionToken == rejected.sessionToken else { return }
+        cached = nil
+    }
+
     private func refresh() async throws -> Credentials {
         let task: Task<Credentials, any Error>
         if let inFlight {

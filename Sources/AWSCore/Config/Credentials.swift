@@ -34,12 +34,22 @@ public struct Credentials: Sendable, Equatable, CustomStringConvertible, CustomD
     public var debugDescription: String { description }
 }
 
-/// Something that produces credentials: a fixed pair, the environment, a profile, a process, and
-/// (in later issues) web identity, container and instance metadata sources.
+/// Something that produces credentials: a fixed pair, the environment, a profile, a process, STS
+/// (assume role, web identity), a container endpoint or EC2 instance metadata.
 public protocol CredentialProvider: Sendable {
     /// Returns valid credentials, refreshing them if needed. Throws `CredentialsError` when the
     /// source has none.
     func credentials() async throws -> Credentials
+
+    /// A service refused `rejected` as expired (`ExpiredToken`): a provider that caches drops them
+    /// if they are still what it holds, so that the next `credentials()` fetches new ones. Callers
+    /// that saw the same rejected credentials at once cause one refresh, not one each.
+    func invalidate(_ rejected: Credentials) async
+}
+
+extension CredentialProvider {
+    /// Providers that cache nothing have nothing to drop.
+    public func invalidate(_ rejected: Credentials) async {}
 }
 
 /// A provider that always returns the same credentials.

@@ -7,9 +7,9 @@ import Synchronization
 ///  1. `environment` — `EnvProvider`: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/... Left out of
 ///     the chain when a profile is given explicitly (the CLI's `--profile`).
 ///  2. `assumeRole` — `AssumeRoleProvider`: profile `role_arn` + `source_profile` or
-///     `credential_source`. *(not yet implemented)*
+///     `credential_source`.
 ///  3. `webIdentity` — `AssumeRoleWithWebIdentityProvider`: profile `web_identity_token_file` or
-///     `AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN`. *(not yet implemented)*
+///     `AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN`.
 ///  4. `sso` — `SSOProvider`: profile `sso_session` / `sso_start_url`. *(not yet implemented)*
 ///  5. `sharedCredentialsFile` — `SharedCredentialProvider`: static keys in `~/.aws/credentials`.
 ///  6. `login` — `LoginProvider` (`aws login`). *(not implemented)*
@@ -17,8 +17,7 @@ import Synchronization
 ///  8. `configFile` — `ConfigProvider`: static keys in `~/.aws/config`.
 ///  9. `legacyBoto` — `OriginalEC2Provider`, `BotoProvider` (boto2 files). *(not implemented)*
 /// 10. `container` — `ContainerProvider`: `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` / `_FULL_URI`.
-///     *(not yet implemented)*
-/// 11. `instanceMetadata` — `InstanceMetadataProvider`: EC2 IMDS (v2 token first). *(not yet implemented)*
+/// 11. `instanceMetadata` — `InstanceMetadataProvider`: EC2 IMDS (v2 token first).
 public enum CredentialChainPosition: Int, Sendable, Comparable, CaseIterable {
     case environment = 1
     case assumeRole
@@ -58,8 +57,8 @@ public struct CredentialChainEntry: Sendable {
 /// is remembered and its credentials cached, refreshed ahead of expiry by asking the winner again
 /// (`CredentialRefreshCache`: advisory 15 min, mandatory 10 min, one refresh in flight).
 ///
-/// Providers still to come (web identity, assume role, SSO, container, IMDS) go in
-/// `standardEntries` at their `CredentialChainPosition`, or are added with `inserting(_:)`.
+/// Providers still to come (SSO, login) go in `standardEntries` at their
+/// `CredentialChainPosition`, or are added with `inserting(_:)`.
 public final class DefaultCredentialChain: CredentialProvider {
     /// The steps, in the order they are tried.
     public let entries: [CredentialChainEntry]
@@ -82,16 +81,24 @@ public final class DefaultCredentialChain: CredentialProvider {
     }
 
     /// The default chain for a profile.
+    ///
+    /// - Parameters:
+    ///   - region: where STS is called for assume role and web identity; nil: the region the
+    ///     environment and the profile name, else STS's global endpoint.
+    ///   - transport: carries the STS, container and instance metadata requests.
     public convenience init(profile: ProfileSelection, files: SharedConfigFiles, environment: AWSEnvironment,
+                            region: String? = nil, transport: any HTTPTransport = CurlTransport.shared,
                             now: @escaping @Sendable () -> Date = { Date() }) {
-        self.init(entries: Self.standardEntries(profile: profile, files: files, environment: environment, now: now),
+        self.init(entries: Self.standardEntries(profile: profile, files: files, environment: environment,
+                                                region: region, transport: transport, now: now),
                   now: now)
     }
 
     /// The providers implemented so far, at their botocore positions. This is the insertion point
     /// for the rest of the chain (see `CredentialChainPosition`).
     public static func standardEntries(profile: ProfileSelection, files: SharedConfigFiles,
-                                       environment: AWSEnvironment,
+                                       environment: AWSEnvironment, region: String? = nil,
+                                       transport: any HTTPTransport = CurlTransport.shared,
                                        now: @escaping @Sendable () -> Date = { Date() }) -> [CredentialChainEntry] {
         var entries: [CredentialChainEntry] = []
         // 1. environment (botocore drops it when the profile was given explicitly)
@@ -105,7 +112,19 @@ public final class DefaultCredentialChain: CredentialProvider {
                 name: EnvironmentCredentialProvider.name, position: .environment,
                 provider: EnvironmentCredentialProvider(environment: environment, now: now)))
         }
-        // 2. assume role, 3. web identity, 4. SSO: later issues.
+        let stsRegion = region ?? (try? RegionResolver.resolve(override: nil, environment: environment,
+                                                               profileName: profile.name, files: files))?.name
+        let sts = STSContext(environment: environment, files: files, profileName: profile.name, region: stsRegion,
+                             transport: transport, now: now)
+        // 2. assume role
+        entries.append(CredentialChainEntry(
+            name: AssumeRoleCredentialProvider.name, position: .assumeRole,
+            provider: AssumeRoleCredentialProvider(context: sts, profileName: profile.name)))
+        // 3. web identity
+        entries.append(CredentialChainEntry(
+            name: WebIdentityCredentialProvider.name, position: .webIdentity,
+            provider: WebIdentityCredentialProvider(context: sts, profileName: profile.name)))
+        // 4. SSO: not implemented.
         // 5. shared credentials file
         let shared = SharedCredentialsFileProvider(profileName: profile.name, files: files)
         entries.append(CredentialChainEntry(name: shared.name, position: .sharedCredentialsFile, provider: shared))
@@ -118,7 +137,20 @@ public final class DefaultCredentialChain: CredentialProvider {
         // 8. config file
         let config = ConfigFileCredentialProvider(profileName: profile.name, files: files)
         entries.append(CredentialChainEntry(name: config.name, position: .configFile, provider: config))
-        // 10. container, 11. instance metadata: later issues.
+        // 10. container
+        entries.append(CredentialChainEntry(
+            name: ContainerCredentialProvider.name, position: .container,
+            provider: ContainerCredentialProvider(environment: environment, transport: transport)))
+        // 11. instance metadata
+        let metadata: any CredentialProvider
+        do {
+            metadata = InstanceMetadataCredentialProvider(client: try InstanceMetadataClient(
+                environment: environment, profile: files.profile(named: profile.name), transport: transport))
+        } catch {
+            metadata = FailingCredentialProvider(error: error)
+        }
+        entries.append(CredentialChainEntry(name: InstanceMetadataCredentialProvider.name, position: .instanceMetadata,
+                                            provider: metadata))
         return entries
     }
 
@@ -132,6 +164,15 @@ public final class DefaultCredentialChain: CredentialProvider {
 
     public func credentials() async throws -> Credentials {
         try await cache.credentials()
+    }
+
+    /// Drops `rejected` from the cache (and from the winning provider's own cache), so that the
+    /// next call asks the source again; see `CredentialProvider.invalidate(_:)`.
+    public func invalidate(_ rejected: Credentials) async {
+        await cache.invalidate(rejected)
+        if let index = winner.index.withLock({ $0 }) {
+            await entries[index].provider.invalidate(rejected)
+        }
     }
 
     /// The name of the step that gave the cached credentials, nil before the first success.
@@ -165,6 +206,12 @@ public final class DefaultCredentialChain: CredentialProvider {
     private final class WinnerBox: Sendable {
         let index = Mutex<Int?>(nil)
     }
+}
+
+/// A chain step whose configuration is broken: it fails with that error when its turn comes.
+struct FailingCredentialProvider: CredentialProvider {
+    var error: any Error
+    func credentials() async throws -> Credentials { throw error }
 }
 
 /// A chain step that is present only to say why it was skipped.

@@ -46,6 +46,10 @@ public final class ProcessCredentialProvider: CredentialProvider {
         return try await cache.credentials()
     }
 
+    public func invalidate(_ rejected: Credentials) async {
+        await cache.invalidate(rejected)
+    }
+
     private static func fetcher(command: String?, profileName: String, environment: AWSEnvironment)
         -> @Sendable () async throws -> Credentials {
         return {

@@ -8,6 +8,8 @@ public enum AWSProtocol: Sendable, Equatable {
     case json
     /// Bedrock: `x-amzn-ErrorType` header, then the body's `code`, then `__type`.
     case restJSON
+    /// STS (query protocol): `<ErrorResponse><Error><Code>…</Code><Message>…</Message></Error>`.
+    case query
 }
 
 enum AWSErrorParser {
@@ -37,7 +39,7 @@ enum AWSErrorParser {
             // generic error: the status is the code (HEAD answers, load balancer pages)
         } else {
             switch proto {
-            case .restXML:
+            case .restXML, .query:
                 if let root = try? XMLElement.parse(body) {
                     let error = root.localName == "Error" ? root : (root.child("Error") ?? root)
                     if let c = error.text(of: "Code"), !c.isEmpty { code = c }

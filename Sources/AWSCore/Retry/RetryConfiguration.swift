@@ -76,13 +76,17 @@ public enum RetryClassifier {
     /// Errors whose service model marks them retryable but not throttling (Bedrock's
     /// ModelNotReadyException: "the SDK will retry").
     public static let modelledRetryableCodes: Set<String> = ["ModelNotReadyException"]
+    /// botocore's special case (`retries/special.py`): STS's `IDPCommunicationError`, the identity
+    /// provider behind `AssumeRoleWithWebIdentity` did not answer in time.
+    public static let specialRetryableCodes: Set<String> = ["IDPCommunicationError"]
 
     public static func classify(_ error: AWSError) -> Verdict {
         if error.kind == .transport {
             return error.transportError?.isTransient == true ? .transient : .doNotRetry
         }
         if AWSError.throttlingCodes.contains(error.code) { return .throttling }
-        if transientCodes.contains(error.code) || modelledRetryableCodes.contains(error.code) { return .transient }
+        if transientCodes.contains(error.code) || modelledRetryableCodes.contains(error.code)
+            || specialRetryableCodes.contains(error.code) { return .transient }
         if let status = error.status, transientStatuses.contains(status) { return .transient }
         return .doNotRetry
     }
