@@ -31,6 +31,7 @@ import TestSupport
         #expect(try statement("ReadInputs")["Resource"] as? [String] == [
             "arn:aws:s3:::in-bucket/tickets/support/*", "arn:aws:s3:::in-bucket/one.txt",
             "arn:aws:s3:::prompts-bucket/p${*}1.txt"])
+        #expect(try statement("WriteOutputs")["Action"] as? [String] == ["s3:PutObject", "s3:GetObject"])
         #expect(try statement("WriteOutputs")["Resource"] as? [String] == ["arn:aws:s3:::out-bucket/summaries/*/*.json"])
         #expect(try statement("RunLock")["Resource"] as? [String] == [
             "arn:aws:s3:::out-bucket/reports/tickets/tickets.lock",

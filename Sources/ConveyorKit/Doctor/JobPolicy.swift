@@ -59,7 +59,9 @@ public struct IAMPolicy: Sendable, Equatable {
 /// - inputs: `s3:GetObject` on each key, or on `prefix*` for a prefix (GetObject and HeadObject);
 ///   `s3:ListBucket` with an `s3:prefix` condition for each listed prefix (ListObjectsV2);
 /// - `system:` / `prompt:` from S3, `prompts[].input`: `s3:GetObject` on the key;
-/// - outputs: `s3:PutObject` on the output key pattern; `s3:ListBucket` on its folder (resume
+/// - outputs: `s3:PutObject` on the output key pattern, and `s3:GetObject` on it (a write whose
+///   answer was lost is recognised as the run's own by a HEAD of its metadata, rather than
+///   counted as skipped); `s3:ListBucket` on its folder (resume
 ///   lists it; doctor lists it); `s3:GetObject` on `prompts[].output` when they are not
 ///   overwritten (HeadObject decides whether to skip);
 /// - with `output.format: jsonl`: `s3:GetObject` on the outputs (a skipped item's value is read
@@ -190,7 +192,7 @@ public struct JobPolicy: Sendable {
             addCollection()
             addReportAndLock()
             addStatement("ReadInputs", ["s3:GetObject"], reads)
-            addStatement("WriteOutputs", ["s3:PutObject"], writes)
+            addStatement("WriteOutputs", ["s3:PutObject", "s3:GetObject"], writes)
             addStatement("CheckExistingOutputs", ["s3:GetObject"], outputChecks)
             addStatement("ReportAndManifest", ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"], reports)
             addStatement("CollectValues", ["s3:PutObject", "s3:AbortMultipartUpload"], collections)
