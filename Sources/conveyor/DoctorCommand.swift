@@ -59,7 +59,7 @@ struct DoctorCommand: AsyncParsableCommand {
             printPolicy(loaded)
             return
         }
-        let result = await Doctor.run(job: loaded, profile: aws.profile, region: aws.region)
+        let result = await Doctor.run(job: loaded, profile: aws.profile, region: aws.region, allowHTTP: aws.allowHTTP)
         print(json ? Self.json(result) : Self.text(result))
         if !result.passed { throw ExitCode(ExitStatus.someFailed) }
     }

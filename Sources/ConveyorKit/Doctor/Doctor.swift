@@ -45,7 +45,8 @@ public struct DoctorReport: Sendable, Equatable, Codable {
 /// only the source, the access key id's last four characters and the expiry.
 public enum Doctor {
     public static func run(job: Job?, environment: AWSEnvironment = .process, profile: String? = nil,
-                           region: String? = nil, transport: any HTTPTransport = CurlTransport.shared,
+                           region: String? = nil, allowHTTP: Bool = false,
+                           transport: any HTTPTransport = CurlTransport.shared,
                            now: Date = Date()) async -> DoctorReport {
         var checks: [DoctorCheck] = []
         let configuration: AWSConfiguration
@@ -63,7 +64,7 @@ public enum Doctor {
         let services: RunServices?
         do {
             services = try RunServices.make(for: job, environment: environment, profile: profile, region: region,
-                                            model: false, transport: transport)
+                                            model: false, allowHTTP: allowHTTP, transport: transport)
         } catch {
             services = nil
             checks.append(DoctorCheck("clients", .fail, "the S3 and SSM clients cannot be made: \(error)",
