@@ -127,7 +127,7 @@ struct Run: AsyncParsableCommand {
         } catch let error as ConfigurationError {
             feed.cancel()
             reporter.clearLine()
-            metrics.finish(counts: .init(session.snapshot), at: Date(), ending: .init(exitCode: ExitStatus.invalid, status: nil))
+            metrics.finish(counts: session.snapshot, at: Date(), ending: .init(exitCode: ExitStatus.invalid, status: nil))
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             throw ExitCode(ExitStatus.invalid)
         }

@@ -95,7 +95,7 @@ import TestSupport
         // what an earlier, successful run left
         let earlier = Date(timeIntervalSince1970: 1_795_917_600)  // 2026-11-28T02:00:00Z
         let previous = RunMetrics(job: Self.job, shard: nil, runId: "20261128T020000Z-0001", startedAt: earlier.addingTimeInterval(-60),
-                                  at: earlier, counts: .init(), ending: .init(exitCode: 0, status: .succeeded), lastSuccess: earlier)
+                                  at: earlier, counts: RunStats.Snapshot(), ending: .init(exitCode: 0, status: .succeeded), lastSuccess: earlier)
         try previous.prometheusText.write(toFile: file, atomically: true, encoding: .utf8)
 
         let process = try CLI.start(["run", job, "--progress", "never", "--metrics-file", file, "--metrics-interval", "1"],

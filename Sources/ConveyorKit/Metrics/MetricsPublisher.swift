@@ -30,7 +30,7 @@ public final class MetricsPublisher: Sendable {
 
     struct State {
         /// The counts of the previous EMF line.
-        var emitted: RunMetrics.Counts?
+        var emitted: RunStats.Snapshot?
         var ticker: Task<Void, Never>?
         var started = false
         var finished = false
@@ -108,7 +108,7 @@ public final class MetricsPublisher: Sendable {
         } catch {
             return (nil, "metrics file \(file): \(error); \(notCarried) (the file is replaced at the end of the run)")
         }
-        let mine = RunMetrics(job: job, shard: shard, runId: "", startedAt: Date(), at: Date(), counts: .init(), lastSuccess: nil)
+        let mine = RunMetrics(job: job, shard: shard, runId: "", startedAt: Date(), at: Date(), counts: RunStats.Snapshot(), lastSuccess: nil)
             .labels.map { "\($0.name)=\($0.value)" }
         var others: Set<String> = []
         var found: Date?
@@ -137,13 +137,13 @@ public final class MetricsPublisher: Sendable {
     public func start(snapshot: @escaping @Sendable () -> RunStats.Snapshot) {
         guard options.isEnabled else { return }
         state.withLock { $0.started = true }
-        publish(metrics(RunMetrics.Counts(snapshot()), at: Date(), ending: nil), emf: false)
+        publish(metrics(snapshot(), at: Date(), ending: nil), emf: false)
         let interval = options.interval
         let task = Task { [weak self] in
             while !Task.isCancelled {
                 do { try await Task.sleep(for: interval) } catch { return }
                 guard let self, !Task.isCancelled else { return }
-                self.publish(self.metrics(RunMetrics.Counts(snapshot()), at: Date(), ending: nil), emf: true)
+                self.publish(self.metrics(snapshot(), at: Date(), ending: nil), emf: true)
             }
         }
         let keep = state.withLock { s -> Bool in
@@ -156,13 +156,13 @@ public final class MetricsPublisher: Sendable {
 
     /// Publishes the run's last figures, from its report, and stops the periodic ones.
     public func finish(_ report: RunReport) {
-        finish(counts: RunMetrics.Counts(report), at: report.finishedAt, durationSeconds: report.durationSeconds,
+        finish(counts: RunStats.Snapshot(report), at: report.finishedAt, durationSeconds: report.durationSeconds,
                ending: RunMetrics.Ending(exitCode: report.exitCode, status: report.status))
     }
 
     /// The same for a run that ended without a report (a configuration error found once it had
     /// started: exit 2). Nothing when the run never started (a held lock: the holder publishes).
-    public func finish(counts: RunMetrics.Counts, at: Date, durationSeconds: Double? = nil, ending: RunMetrics.Ending) {
+    public func finish(counts: RunStats.Snapshot, at: Date, durationSeconds: Double? = nil, ending: RunMetrics.Ending) {
         guard options.isEnabled else { return }
         let (started, ticker) = state.withLock { s -> (Bool, Task<Void, Never>?) in
             s.finished = true
@@ -174,7 +174,7 @@ public final class MetricsPublisher: Sendable {
         publish(metrics(counts, at: at, durationSeconds: durationSeconds, ending: ending), emf: true)
     }
 
-    func metrics(_ counts: RunMetrics.Counts, at: Date, durationSeconds: Double? = nil, ending: RunMetrics.Ending?) -> RunMetrics {
+    func metrics(_ counts: RunStats.Snapshot, at: Date, durationSeconds: Double? = nil, ending: RunMetrics.Ending?) -> RunMetrics {
         let lastSuccess = ending?.exitCode == 0 ? at : previousLastSuccess
         return RunMetrics(job: job, shard: shard, runId: identity.id, startedAt: identity.startedAt, at: at,
                           durationSeconds: durationSeconds, counts: counts, ending: ending, lastSuccess: lastSuccess)

@@ -71,24 +71,18 @@ public enum PrometheusText {
         return out
     }
 
-    public static func escapeLabelValue(_ value: String) -> String {
-        var out = ""
-        for c in value {
-            switch c {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    /// A label value: `\\`, `\"` and `\n` for backslash, double quote and newline.
+    public static func escapeLabelValue(_ value: String) -> String { escape(value, quotes: true) }
 
-    public static func escapeHelp(_ text: String) -> String {
+    /// A HELP text: `\\` and `\n` for backslash and newline.
+    public static func escapeHelp(_ text: String) -> String { escape(text, quotes: false) }
+
+    static func escape(_ text: String, quotes: Bool) -> String {
         var out = ""
         for c in text {
             switch c {
             case "\\": out += "\\\\"
+            case "\"" where quotes: out += "\\\""
             case "\n": out += "\\n"
             default: out.append(c)
             }

@@ -8,45 +8,6 @@ import Foundation
 /// line, what happened since the run's previous line, so that CloudWatch's `Sum` over any period
 /// is exact however many lines a run writes; the run's duration and outcome come in its last line.
 public struct RunMetrics: Sendable, Equatable {
-    /// The figures that grow during a run.
-    public struct Counts: Sendable, Equatable {
-        public var succeeded = 0
-        public var failed = 0
-        public var skipped = 0
-        public var inputTokens = 0
-        public var outputTokens = 0
-        public var costUSD = 0.0
-        public var calls = 0
-        public var throttled = 0
-        public var retried = 0
-
-        public init() {}
-
-        public init(_ s: RunStats.Snapshot) {
-            succeeded = s.succeeded
-            failed = s.failed
-            skipped = s.skipped
-            inputTokens = s.inputTokens
-            outputTokens = s.outputTokens
-            costUSD = s.costUSD
-            calls = s.attempts
-            throttled = s.throttled
-            retried = s.retried
-        }
-
-        public init(_ report: RunReport) {
-            succeeded = report.counts.succeeded
-            failed = report.counts.failed
-            skipped = report.counts.skipped
-            inputTokens = report.usage.inputTokens
-            outputTokens = report.usage.outputTokens
-            costUSD = report.estimatedCostUSD
-            calls = report.calls.attempts
-            throttled = report.calls.throttled
-            retried = report.calls.retried
-        }
-    }
-
     /// How a run ended: its exit code, and its report's status when it wrote one.
     public struct Ending: Sendable, Equatable {
         public var exitCode: Int32
@@ -64,7 +25,7 @@ public struct RunMetrics: Sendable, Equatable {
     public var startedAt: Date
     /// When these figures were taken (the run's end, for the last).
     public var at: Date
-    public var counts: Counts
+    public var counts: RunStats.Snapshot
     /// Nil while the run goes on.
     public var ending: Ending?
     /// The end of the latest run of the job (and shard) that exited 0: this one, if it did, else
@@ -75,7 +36,7 @@ public struct RunMetrics: Sendable, Equatable {
     public var durationSeconds: Double
 
     public init(job: String, shard: Shard?, runId: String, startedAt: Date, at: Date, durationSeconds: Double? = nil,
-                counts: Counts, ending: Ending? = nil, lastSuccess: Date?) {
+                counts: RunStats.Snapshot, ending: Ending? = nil, lastSuccess: Date?) {
         self.durationSeconds = durationSeconds ?? max(0, at.timeIntervalSince(startedAt))
         self.job = job
         self.shard = shard
@@ -128,7 +89,7 @@ public struct RunMetrics: Sendable, Equatable {
             gauge("conveyor_run_estimated_cost_usd", "Estimated cost of the latest run's model calls, in US dollars.",
                   RunReport.rounded(counts.costUSD, places: 6)),
             gauge("conveyor_run_model_calls", "Model calls of the latest run, throttled and retried ones included.",
-                  Double(counts.calls)),
+                  Double(counts.attempts)),
             gauge("conveyor_run_throttles", "Model calls of the latest run answered with a throttling error.",
                   Double(counts.throttled)),
             gauge("conveyor_run_retries", "Model calls of the latest run beyond each item's first.", Double(counts.retried)),
@@ -157,8 +118,8 @@ public struct RunMetrics: Sendable, Equatable {
     ///
     /// - Parameter previous: the counts of the run's previous line (nil for its first): the
     ///   count metrics are the differences.
-    public func embeddedMetricFormat(since previous: Counts?) -> JSONObject {
-        let before = previous ?? Counts()
+    public func embeddedMetricFormat(since previous: RunStats.Snapshot?) -> JSONObject {
+        let before = previous ?? RunStats.Snapshot()
         var metrics: [(name: String, unit: String, value: JSONValue)] = [
             ("ItemsSucceeded", "Count", .integer(Int64(counts.succeeded - before.succeeded))),
             ("ItemsFailed", "Count", .integer(Int64(counts.failed - before.failed))),
@@ -166,7 +127,7 @@ public struct RunMetrics: Sendable, Equatable {
             ("InputTokens", "Count", .integer(Int64(counts.inputTokens - before.inputTokens))),
             ("OutputTokens", "Count", .integer(Int64(counts.outputTokens - before.outputTokens))),
             ("EstimatedCostUSD", "None", .double(RunReport.rounded(counts.costUSD - before.costUSD, places: 6))),
-            ("ModelCalls", "Count", .integer(Int64(counts.calls - before.calls))),
+            ("ModelCalls", "Count", .integer(Int64(counts.attempts - before.attempts))),
             ("Throttles", "Count", .integer(Int64(counts.throttled - before.throttled))),
             ("Retries", "Count", .integer(Int64(counts.retried - before.retried))),
         ]
@@ -197,5 +158,21 @@ public struct RunMetrics: Sendable, Equatable {
             o["ExitCode"] = .integer(Int64(ending.exitCode))
         }
         return o
+    }
+}
+
+extension RunStats.Snapshot {
+    /// A finished run's figures, from its report.
+    public init(_ report: RunReport) {
+        self.init()
+        succeeded = report.counts.succeeded
+        failed = report.counts.failed
+        skipped = report.counts.skipped
+        inputTokens = report.usage.inputTokens
+        outputTokens = report.usage.outputTokens
+        costUSD = report.estimatedCostUSD
+        attempts = report.calls.attempts
+        throttled = report.calls.throttled
+        retried = report.calls.retried
     }
 }
