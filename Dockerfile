@@ -1,7 +1,7 @@
 # Conveyor in a container. The binary is built as `make release` builds it (release
-# configuration, the Swift runtime linked in with --static-swift-stdlib) and runs on Debian 12
-# slim with only libcurl4 (which brings libssl3's libcrypto) and ca-certificates, as a non-root
-# user. docs/operations.md, "Installing", shows how to run it.
+# configuration, the Swift and C++ runtimes linked in) and runs on Debian 12 slim with only
+# libcurl4 (which brings libssl3's libcrypto) and ca-certificates, as a non-root user.
+# docs/operations.md, "Installing", shows how to run it.
 #
 #   docker build -t conveyor .
 #   docker run --rm -e AWS_REGION=eu-west-2 -v "$PWD/jobs:/jobs:ro" conveyor run /jobs/ticket-summaries.yaml
@@ -10,12 +10,12 @@ ARG SWIFT_VERSION=6.3
 
 FROM swift:${SWIFT_VERSION}-bookworm AS build
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libcurl4-openssl-dev libssl-dev pkg-config \
+    && apt-get install -y --no-install-recommends libcurl4-openssl-dev libssl-dev pkg-config make \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-# the flags of `make release` (RELEASE_FLAGS in the Makefile)
-RUN swift build -c release --static-swift-stdlib -Xswiftc -warnings-as-errors --product conveyor \
+# `make release` without its setup step (which installs the test tools)
+RUN make release-build RELEASE_PRODUCTS=conveyor \
     && install -D -m 0755 -s .build/release/conveyor /out/conveyor
 
 FROM debian:bookworm-slim
