@@ -10,6 +10,13 @@
 #                BENCH_SCENARIOS=A,A2,B, BENCH_REPEAT=3 runs each; writes Benchmarks/results/DATE.md/.json), then the transport
 #                benchmark, release build; BENCH_TRANSPORT=0 skips the transport benchmark
 #   make clean   stop leftover test servers, remove build products and .testenv/
+#   make release conveyor and conveyor-emulator, optimised, with the Swift runtime and the C++ runtime
+#                linked in: they need only the host's libc (with libgcc_s), libcurl and libcrypto.
+#                release-build is the same without setup (the Dockerfile uses it)
+#   make install PREFIX=/usr/local DESTDIR=  the release binaries (stripped), the job schema and shell
+#                completions: bin/, share/conveyor/, share/{bash-completion,zsh,fish}/...
+#   make release-test  the release binary in a Debian 12 chroot without Swift, against moto and the
+#                emulator on loopback (scripts/test-release.sh; root; the chroot is cached in /var/tmp)
 #
 # Warnings are errors in both build and test; the flags are the same in both so that one build
 # serves both instead of each recompiling the other's. Override with SWIFT_BUILD_FLAGS=.
@@ -24,8 +31,18 @@ BENCH_REPEAT ?= 3
 SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors
 SWIFT_TEST_FLAGS ?=
 export SWIFT PYTHON SWIFT_BUILD_FLAGS SWIFT_TEST_FLAGS
+PREFIX ?= /usr/local
+DESTDIR ?=
+CLANG ?= clang
+# Swift's runtime and Foundation's ICU are C++: the toolchain's static link arguments name -lstdc++,
+# which would be the host's libstdc++.so. A linker script called libstdc++.so that names the static
+# archive, in a folder searched first, links the C++ runtime in as well.
+STATIC_CXX_DIR = $(CURDIR)/.build/static-cxx
+RELEASE_FLAGS ?= -c release --static-swift-stdlib -Xswiftc -L$(STATIC_CXX_DIR) $(SWIFT_BUILD_FLAGS)
+RELEASE_PRODUCTS ?= conveyor conveyor-emulator
+RELEASE_BIN = .build/release
 
-.PHONY: setup build test selftest demo bench clean
+.PHONY: setup build test selftest demo bench clean release release-build install release-test
 
 setup:
 	@scripts/setup.sh
@@ -56,3 +73,26 @@ clean:
 	@scripts/test-env.sh stop
 	$(SWIFT) package clean
 	rm -rf .testenv
+
+release: setup release-build
+
+release-build: $(STATIC_CXX_DIR)/libstdc++.so
+	for product in $(RELEASE_PRODUCTS); do $(SWIFT) build $(RELEASE_FLAGS) --product $$product || exit 1; done
+
+$(STATIC_CXX_DIR)/libstdc++.so:
+	@archive=$$($(CLANG) -print-file-name=libstdc++.a); \
+	if [ ! -f "$$archive" ]; then echo "release: $(CLANG) finds no libstdc++.a (Debian: libstdc++-12-dev)" >&2; exit 1; fi; \
+	mkdir -p $(STATIC_CXX_DIR) && echo "INPUT($$archive)" >$@
+
+install: release
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/conveyor \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 0755 -s $(RELEASE_BIN)/conveyor $(RELEASE_BIN)/conveyor-emulator $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 schema/conveyor-job.schema.json $(DESTDIR)$(PREFIX)/share/conveyor/
+	$(RELEASE_BIN)/conveyor --generate-completion-script bash >$(DESTDIR)$(PREFIX)/share/bash-completion/completions/conveyor
+	$(RELEASE_BIN)/conveyor --generate-completion-script zsh >$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_conveyor
+	$(RELEASE_BIN)/conveyor --generate-completion-script fish >$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/conveyor.fish
+
+release-test: release
+	@scripts/test-release.sh

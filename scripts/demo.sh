@@ -8,26 +8,13 @@ cd "$(dirname "$0")/.."
 
 SWIFT=${SWIFT:-swift}
 PYTHON=${PYTHON:-python3}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/servers.sh
+. scripts/servers.sh
 
 echo "== building conveyor and conveyor-emulator"
 $SWIFT build --product conveyor >/dev/null
 $SWIFT build --product conveyor-emulator >/dev/null
 bin=$($SWIFT build --show-bin-path)
-
-wait_for() {  # file → the address from its "listening on HOST:PORT" line
-    for _ in $(seq 1 200); do
-        if grep -q "^listening on " "$1" 2>/dev/null; then sed -n 's/^listening on //p' "$1" | head -1; return 0; fi
-        sleep 0.05
-    done
-    echo "a server did not start; its output:" >&2; cat "$1" >&2; return 1
-}
 
 echo "== starting moto (S3) and the Converse emulator on loopback"
 $PYTHON -u Tests/servers/moto_server.py --host 127.0.0.1 --port 0 --parent-pid $$ >"$work/moto.out" 2>"$work/moto.err" &

@@ -2,6 +2,7 @@
 # Installs what building and testing Conveyor needs and this machine lacks:
 #   Debian packages  libcurl4-openssl-dev libssl-dev libyaml-dev pkg-config  (headers for CCurl, CCrypto, YAML)
 #   Python packages  moto[server] and boto3                                    (the test servers and their self-test)
+#                    prometheus-client                                         (an independent parser of the metrics files)
 # As root it installs them (apt-get update once, then apt-get install -y; pip install); otherwise it
 # stops and prints the command to run. Does nothing, quickly, when everything is there.
 #
@@ -11,7 +12,7 @@ set -euo pipefail
 PYTHON=${PYTHON:-python3}
 APT_PACKAGES=(libcurl4-openssl-dev libssl-dev libyaml-dev pkg-config)
 # The versions shared/reference/aws-protocols.md was checked against.
-PIP_PACKAGES=("moto[server]==5.2.1" "boto3==1.43.11" "PyYAML")
+PIP_PACKAGES=("moto[server]==5.2.1" "boto3==1.43.11" "PyYAML" "prometheus-client==0.26.0")
 PKG_CONFIG_MODULES=(libcurl libcrypto yaml-0.1)
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
@@ -42,16 +43,16 @@ if ! pkg-config --exists "${PKG_CONFIG_MODULES[@]}"; then
     exit 1
 fi
 
-if ! "$PYTHON" -c 'import moto.server, boto3, yaml' 2>/dev/null; then
+if ! "$PYTHON" -c 'import moto.server, boto3, yaml, prometheus_client' 2>/dev/null; then
     if is_root; then
         echo "setup: installing Python packages: ${PIP_PACKAGES[*]}"
         pip=("$PYTHON" -m pip install --quiet --disable-pip-version-check)
         # A Debian-managed Python refuses plain pip installs (PEP 668); it is a test tool, so allow it.
         "${pip[@]}" "${PIP_PACKAGES[@]}" || "${pip[@]}" --break-system-packages "${PIP_PACKAGES[@]}"
-        "$PYTHON" -c 'import moto.server, boto3, yaml'
+        "$PYTHON" -c 'import moto.server, boto3, yaml, prometheus_client'
     else
-        echo "setup: $PYTHON cannot import moto.server, boto3 and yaml" >&2
-        echo "setup: run: $PYTHON -m pip install '${PIP_PACKAGES[0]}' '${PIP_PACKAGES[1]}'" >&2
+        echo "setup: $PYTHON cannot import moto.server, boto3, yaml and prometheus_client" >&2
+        echo "setup: run: $PYTHON -m pip install $(printf "'%s' " "${PIP_PACKAGES[@]}")" >&2
         exit 1
     fi
 fi

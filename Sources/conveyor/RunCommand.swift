@@ -44,9 +44,16 @@ struct Run: AsyncParsableCommand {
                                valueName: "REPORT_URI"))
     var retryFailed: String?
 
+    @Option(help: ArgumentHelp("Write Prometheus metrics (node_exporter's textfile-collector format) to this file when the run starts, every --metrics-interval seconds and at its end; replaced atomically.", valueName: "PATH"))
+    var metricsFile: String?
+
+    @Option(help: ArgumentHelp("Seconds between metrics updates during a run: the --metrics-file, and CloudWatch EMF lines with --log-format json.", valueName: "SECONDS"))
+    var metricsInterval: Int = 60
+
     func validate() throws {
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if let max = items.maxItems, max < 0 { throw ValidationError("--max-items must be 0 or more") }
+        if metricsInterval < 1 { throw ValidationError("--metrics-interval must be at least 1 (seconds)") }
     }
 
     func run() async throws {
@@ -85,12 +92,16 @@ struct Run: AsyncParsableCommand {
         }
         let retry = try await loadRetrySelection(retryFailed, job: job, storage: services.storage)
         let session: RunSession
+        let metrics: MetricsPublisher
         do {
             try retry?.check(newRunID: identity.id)
             session = try RunSession(job: job, services: services,
                                      options: RunOptions(shard: shard, maxItems: items.maxItems, concurrency: concurrency,
                                                          breakLock: breakLock, retry: retry),
                                      identity: identity, logger: logger, conveyorVersion: ConveyorVersion.current)
+            metrics = try MetricsPublisher(options: .init(file: metricsFile, embeddedMetricFormat: format == .json,
+                                                          interval: .seconds(metricsInterval)),
+                                           job: job.name, shard: shard, identity: identity, logger: logger)
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             throw ExitCode(ExitStatus.invalid)
@@ -112,7 +123,7 @@ struct Run: AsyncParsableCommand {
         reporter.startTicking()
         let finalReport: RunReport
         do {
-            finalReport = try await session.run()
+            finalReport = try await session.run(onStart: { metrics.start(snapshot: { session.snapshot }) })
         } catch let held as LockHeld {
             feed.cancel()
             reporter.clearLine()
@@ -121,6 +132,7 @@ struct Run: AsyncParsableCommand {
         } catch let error as ConfigurationError {
             feed.cancel()
             reporter.clearLine()
+            metrics.finish(counts: session.snapshot, at: Date(), ending: .init(exitCode: ExitStatus.invalid, status: nil))
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             throw ExitCode(ExitStatus.invalid)
         } catch {
@@ -132,6 +144,7 @@ struct Run: AsyncParsableCommand {
             throw ExitCode(ExitStatus.aborted)
         }
         feed.cancel()
+        metrics.finish(finalReport)
         let s = session.snapshot
         reporter.finish(progressSnapshot(s, total: runner.knownTotal, inFlight: 0, since: started))
         print(finalReport.render())

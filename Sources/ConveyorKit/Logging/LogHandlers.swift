@@ -1,3 +1,4 @@
+import AWSCore
 import Foundation
 import Logging
 import Synchronization
@@ -42,6 +43,18 @@ public struct ConveyorLogHandler: LogHandler {
             line = "{" + object.map { "\(Self.jsonString($0.0)): \(Self.jsonString($0.1))" }.joined(separator: ", ") + "}"
         }
         Self.output.withLock { _ in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    }
+
+    /// Writes one JSON line on standard error: the usual time, level, logger and message, then
+    /// `members` as they are (numbers stay numbers), as CloudWatch's Embedded Metric Format needs.
+    /// Written whatever the log level: the caller asked for these lines.
+    public static func writeJSON(_ members: JSONObject, message: String, level: Logger.Level = .info,
+                                 label: String = "conveyor") {
+        var object = JSONObject([("time", .string(RunIdentity.iso8601(Date()))), ("level", .string("\(level)")),
+                                 ("logger", .string(label)), ("message", .string(message))])
+        for (key, value) in members { object[key] = value }
+        let line = PrettyJSON.compact(.object(object))
+        output.withLock { _ in FileHandle.standardError.write(Data((line + "\n").utf8)) }
     }
 
     static func quoted(_ value: String) -> String {

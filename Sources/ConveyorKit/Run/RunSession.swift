@@ -104,7 +104,9 @@ public final class RunSession: Sendable {
 
     /// Runs the job to its end. Throws `LockHeld` (exit 3) when another run holds the lock, and
     /// `ConfigurationError` (exit 2) when the job cannot start; otherwise returns the report.
-    public func run() async throws -> RunReport {
+    ///
+    /// - Parameter onStart: called once the run holds the job's lock, before any item starts.
+    public func run(onStart: @Sendable () -> Void = {}) async throws -> RunReport {
         if let lock {
             let acquisition = try await lock.acquire()
             if let warning = acquisition.warning { logger.warning("\(warning)") }
@@ -117,6 +119,7 @@ public final class RunSession: Sendable {
                 }
             })
         }
+        onStart()
         var failure: (any Error)?
         do {
             try await runner.run()
