@@ -85,34 +85,6 @@ import TestSupport
         let outputs = try await KitFixture.keys(bucket).filter { $0.hasPrefix("out/") }
         #expect(outputs.count == report.counts.succeeded)
     }
-
-    @Test func sigkillThenRerunFinishesWithFewRepeatedCalls() async throws {
-        let bucket = try await seed(30)
-        let (emulator, url) = try KitFixture.startEmulator { $0.latencyMs = 200 }
-        defer { try? emulator.stop() }
-        let dir = try KitFixture.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let job = try writeJob(dir, bucket: bucket, concurrency: 4)
-        let process = try CLI.start(["run", job, "--progress", "never"], environment: try environment(url))
-        try await waitUntil("8 calls answered") { emulator.stats.accepted >= 8 || !process.isRunning }
-        kill(process.processIdentifier, SIGKILL)
-        _ = CLI.finish(process)
-        let writtenBefore = try await KitFixture.keys(bucket).filter { $0.hasPrefix("out/") }.count
-        // every output present is whole JSON (never torn)
-        for key in try await KitFixture.keys(bucket) where key.hasPrefix("out/") {
-            let body = try await KitFixture.s3().getObject(bucket: bucket, key: key).body
-            #expect((try? JSONValue.parse(body)) != nil, "\(key) is not whole")
-        }
-        let callsBefore = emulator.stats.calls
-        // the killed run's lock is fresh: take it over, as an operator would after a crash
-        let rerun = try CLI.run(["run", job, "--progress", "never", "--break-lock"], environment: try environment(url))
-        #expect(rerun.status == 0, "\(rerun.output)")
-        #expect(try await KitFixture.keys(bucket).filter { $0.hasPrefix("out/") }.count == 30)
-        // the rerun called the model only for the items without an output
-        #expect(emulator.stats.calls - callsBefore == 30 - writtenBefore)
-        // calls repeated across the crash: made by the killed run but never written
-        #expect(callsBefore - writtenBefore <= 4 + 1)
-    }
 }
 
 extension CLI {
