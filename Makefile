@@ -7,7 +7,7 @@
 #   make selftest  only the SigV4 proxy's self-test (it starts its own servers)
 #   make demo    a real job end to end on local stand-ins: moto's S3 and conveyor-emulator (scripts/demo.sh)
 #   make bench   Conveyor vs the boto3 peer on moto + conveyor-emulator (Benchmarks/bench.sh, scenarios
-#                BENCH_SCENARIOS=A,A2,B, BENCH_REPEAT=3 runs each; writes Benchmarks/results/DATE.md/.json), then the transport
+#                BENCH_SCENARIOS=A,A2,B,C,D, BENCH_REPEAT=3 runs each; writes Benchmarks/results/DATE.md/.json), then the transport
 #                benchmark, release build; BENCH_TRANSPORT=0 skips the transport benchmark
 #   make clean   stop leftover test servers, remove build products and .testenv/
 #   make release conveyor and conveyor-emulator, optimised, with the Swift runtime and the C++ runtime
@@ -25,7 +25,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 PYTHON ?= python3
-BENCH_SCENARIOS ?= A,A2,B
+BENCH_SCENARIOS ?= A,A2,B,C,D
 BENCH_TRANSPORT ?= 1
 BENCH_REPEAT ?= 3
 SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors
@@ -59,12 +59,14 @@ selftest: setup
 demo: setup
 	@scripts/demo.sh
 
-bench: setup
-	BENCH_REPEAT=$(BENCH_REPEAT) BENCH_COMMAND='make bench BENCH_SCENARIOS=$(BENCH_SCENARIOS) BENCH_REPEAT=$(BENCH_REPEAT) BENCH_TRANSPORT=$(BENCH_TRANSPORT)' Benchmarks/bench.sh $(BENCH_SCENARIOS)
+# The benchmark measures the binaries make release ships (and builds with the same flags, so that
+# the two share one release build instead of each rebuilding the other's).
+bench: setup $(STATIC_CXX_DIR)/libstdc++.so
+	BENCH_BUILD_FLAGS='$(RELEASE_FLAGS)' BENCH_REPEAT=$(BENCH_REPEAT) BENCH_COMMAND='make bench BENCH_SCENARIOS=$(BENCH_SCENARIOS) BENCH_REPEAT=$(BENCH_REPEAT) BENCH_TRANSPORT=$(BENCH_TRANSPORT)' Benchmarks/bench.sh $(BENCH_SCENARIOS)
 	@if [ "$(BENCH_TRANSPORT)" = 0 ]; then \
 		echo "make bench: transport benchmark skipped (BENCH_TRANSPORT=0)"; \
 	elif [ -d Benchmarks/transport-bench ]; then \
-		$(SWIFT) build -c release --product transport-bench && .build/release/transport-bench; \
+		$(SWIFT) build $(RELEASE_FLAGS) --product transport-bench && .build/release/transport-bench; \
 	else \
 		echo "make bench: no benchmark yet (Benchmarks/transport-bench)"; \
 	fi
