@@ -262,6 +262,18 @@ final class BatchJobStore: Sendable {
                     }
                     let recordId = record["recordId"]?.stringValue ?? String(format: "%011d", n)
                     let modelInput = record["modelInput"] ?? .object([:])
+                    // [[latency:MS]] holds the job on this record (until stopped), as a slow model would
+                    if let request = try? ConverseRequest(modelId: request.modelId, body: modelInput),
+                       let ms = EmulatedModel.directive("latency", in: EmulatedModel.lastUserText(request)).flatMap(Double.init) {
+                        let until = Date().addingTimeInterval(ms / 1000)
+                        while Date() < until, !state.withLock({ $0.jobs[arn]?.stopRequested ?? true }) {
+                            try? await Task.sleep(for: .milliseconds(20))
+                        }
+                    }
+                    if state.withLock({ $0.jobs[arn]?.stopRequested ?? false }) {
+                        stopped = true
+                        break
+                    }
                     var line: JSONObject = ["recordId": .string(recordId), "modelInput": modelInput]
                     switch answer(modelId: request.modelId, modelInput) {
                     case .success(let response):
