@@ -24,23 +24,13 @@ struct Collect: AsyncParsableCommand {
     @Option(name: .customLong("var"), help: "Set a variable: NAME=VALUE (repeatable), as given to the run.")
     var vars: [String] = []
 
-    @Option(help: "Log format: text or json (JSON lines for collectors).")
-    var logFormat: ConveyorLogHandler.Format = .text
+    @Option(help: ArgumentHelp("The shard the detached run was, if it was one.", valueName: "I/N"))
+    var shard: String?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: Logger.Level = .info
-
-    @Option(help: "Progress: auto, always or never.")
-    var progress: ProgressMode = .auto
-
-    @Flag(help: "Take the job's lock even if another run holds it.")
-    var breakLock = false
+    @OptionGroup var session: SessionOptions
 
     func run() async throws {
-        let format = logFormat
-        let level = logLevel
-        LoggingSystem.bootstrap { label in ConveyorLogHandler(label: label, format: format, level: level) }
-        let logger = Logger(label: "conveyor")
+        let logger = session.bootstrapLogging()
         let job: Job
         let overrides = try parseVars(vars)
         do {
@@ -51,16 +41,18 @@ struct Collect: AsyncParsableCommand {
         }
         let services: RunServices
         let identity: RunIdentity
+        let parsedShard: Shard?
         do {
             identity = try RunIdentity.given(runId)
+            parsedShard = try shard.map { text throws(ConfigurationError) in try Shard.parse(text) }
             services = try RunServices.make(for: job, profile: aws.profile, region: aws.region, model: true, batch: true)
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             throw ExitCode(ExitStatus.invalid)
         }
         try await execute(job: job, services: services,
-                          options: RunOptions(breakLock: breakLock, engine: .batch, collect: true),
-                          identity: identity, logger: logger, progress: progress,
-                          metrics: .init(file: nil, embeddedMetricFormat: false))
+                          options: RunOptions(shard: parsedShard, breakLock: session.breakLock, engine: .batch, collect: true),
+                          identity: identity, logger: logger, progress: session.progress,
+                          metrics: .init(file: nil, embeddedMetricFormat: session.logFormat == .json))
     }
 }

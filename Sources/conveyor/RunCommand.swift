@@ -28,17 +28,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Most model calls in flight (overrides limits.concurrency).")
     var concurrency: Int?
 
-    @Option(help: "Log format: text or json (JSON lines for collectors).")
-    var logFormat: ConveyorLogHandler.Format = .text
-
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: Logger.Level = .info
-
-    @Option(help: "Progress: auto (a live line on a terminal), always, or never (a summary line every 30 s).")
-    var progress: ProgressMode = .auto
-
-    @Flag(help: "Take the job's lock even if another run holds it.")
-    var breakLock = false
+    @OptionGroup var session: SessionOptions
 
     @Option(help: ArgumentHelp("Run only the items that failed in this report of the job (its manifest lists them); the new report links to it.",
                                valueName: "REPORT_URI"))
@@ -68,10 +58,7 @@ struct Run: AsyncParsableCommand {
             try await runDryRun(jobPath: job, items: items, aws: aws, show: 3, checkAll: false, retryFailed: retryFailed)
             return
         }
-        let format = logFormat
-        let level = logLevel
-        LoggingSystem.bootstrap { label in ConveyorLogHandler(label: label, format: format, level: level) }
-        let logger = Logger(label: "conveyor")
+        let logger = session.bootstrapLogging()
         let job: Job
         let overrides = try parseVars(items.vars)
         do {
@@ -108,10 +95,33 @@ struct Run: AsyncParsableCommand {
         }
         try await execute(job: job, services: services,
                           options: RunOptions(shard: shard, maxItems: items.maxItems, concurrency: concurrency,
-                                              breakLock: breakLock, retry: retry, engine: engine, detach: detach),
-                          identity: identity, logger: logger, progress: progress,
-                          metrics: .init(file: metricsFile, embeddedMetricFormat: format == .json,
+                                              breakLock: session.breakLock, retry: retry, engine: engine, detach: detach),
+                          identity: identity, logger: logger, progress: session.progress,
+                          metrics: .init(file: metricsFile, embeddedMetricFormat: session.logFormat == .json,
                                          interval: .seconds(metricsInterval)))
+    }
+}
+
+/// Options of the commands that run a job's session (`run`, `collect`).
+struct SessionOptions: ParsableArguments {
+    @Option(help: "Log format: text or json (JSON lines for collectors).")
+    var logFormat: ConveyorLogHandler.Format = .text
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    @Option(help: "Progress: auto (a live line on a terminal), always, or never (a summary line every 30 s).")
+    var progress: ProgressMode = .auto
+
+    @Flag(help: "Take the job's lock even if another run holds it.")
+    var breakLock = false
+
+    /// Sends the process's logs through Conveyor's handler in the chosen format and level.
+    func bootstrapLogging() -> Logger {
+        let format = logFormat
+        let level = logLevel
+        LoggingSystem.bootstrap { label in ConveyorLogHandler(label: label, format: format, level: level) }
+        return Logger(label: "conveyor")
     }
 }
 

@@ -213,3 +213,43 @@ import TestSupport
         #expect(BatchRunState.token(runId: "r1", job: "j", chunk: 0) != BatchRunState.token(runId: "r2", job: "j", chunk: 0))
     }
 }
+
+/// The batch settings as the job file gives them, checked where they are written.
+@Suite struct BatchSettingsTests {
+    let head = """
+        version: 1
+        name: settings
+        model: {id: anthropic.claude-3-haiku-20240307-v1:0}
+        prompt: "{{input}}"
+        inputs: {s3: "s3://bkt/in/"}
+        output: {s3: "s3://bkt/out/{{item.name}}.json"}
+        engine: batch
+        """
+
+    @Test func theQuotasAndThePollingAreReadWithTheirDefaults() throws {
+        let defaults = try KitFixture.job(head + "\nbatch: {roleArn: \(BatchEngineTests.role), staging: s3://bkt/staging/}")
+        #expect(defaults.batch?.minRecords == 100 && defaults.batch?.maxRecords == 50_000)
+        #expect(defaults.batch?.maxFileMB == 1024 && defaults.batch?.maxJobs == 10)
+        #expect(defaults.batch?.pollInterval == .seconds(60) && defaults.batch?.timeoutHours == 24)
+        let set = try KitFixture.job(head + """
+
+            batch: {roleArn: \(BatchEngineTests.role), staging: s3://bkt/staging/, minRecords: 3, maxRecords: 10,
+                    maxFileMB: 5, maxJobs: 2, pollInterval: 2m, timeoutHours: 48}
+            """)
+        #expect(set.batch?.maxRecords == 10 && set.batch?.maxFileMB == 5 && set.batch?.maxJobs == 2)
+        #expect(set.batch?.pollInterval == .seconds(120) && set.batch?.timeoutHours == 48)
+    }
+
+    @Test func stagingOutsideS3AndImpossibleQuotasAreErrorsAtTheirLine() {
+        #expect {
+            _ = try KitFixture.job(head + "\nbatch: {roleArn: \(BatchEngineTests.role), staging: file:///tmp/staging/}")
+        } throws: { error in
+            (error as? DiagnosticsError)?.errors.contains { $0.location?.line == 8 && $0.message.contains("must be an s3:// prefix") } == true
+        }
+        #expect {
+            _ = try KitFixture.job(head + "\nbatch:\n  roleArn: \(BatchEngineTests.role)\n  staging: s3://bkt/s/\n  maxRecords: 50\n")
+        } throws: { error in
+            (error as? DiagnosticsError)?.errors.contains { $0.location?.line == 11 && $0.message.contains("below batch.minRecords (100)") } == true
+        }
+    }
+}

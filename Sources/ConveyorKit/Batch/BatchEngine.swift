@@ -27,7 +27,7 @@ extension Runner {
         if job.output.schema != nil {
             throw ConfigurationError("\(job.path): engine batch does not check answers against output.schema (a batch job cannot ask again): run this job on demand")
         }
-        let staging = try BatchStaging(staging: stagingText, jobName: job.name, runId: identity.id)
+        let staging = try BatchStaging(staging: stagingText, jobName: job.name, runId: identity.id, shard: options.shard)
         let storage = services.storage
         let (context, source) = try await start()
         var state: BatchRunState
@@ -45,7 +45,7 @@ extension Runner {
         } else {
             if let marker = try? await storage.get(staging.detachedMarker),
                let other = (try? JSONValue.parse(marker))?["runId"]?.stringValue, other != identity.id {
-                throw ConfigurationError("batch run \(other) of job \(job.name) is detached and not collected yet: run `conveyor collect \(job.path) \(other)` first (its items have no outputs until then), or delete \(staging.detachedMarker) to send them again")
+                throw ConfigurationError("batch run \(other) of job \(job.name) is detached and not collected yet: run `conveyor collect \(job.path) \(other)\(options.shard.map { " --shard \($0)" } ?? "")` first (its items have no outputs until then), or delete \(staging.detachedMarker) to send them again")
             }
             guard let prepared = try await prepareBatch(context, source, settings: settings, staging: staging) else { return }
             state = prepared
@@ -108,7 +108,7 @@ extension Runner {
                                       contentType: "application/jsonl", ifAbsent: false)
             _ = try await storage.put(staging.records(n), data: chunk.data, contentType: "application/jsonl", ifAbsent: false)
             state.chunks.append(.init(index: n, records: chunk.entries.count,
-                                      token: BatchRunState.token(runId: identity.id, job: job.name, chunk: n)))
+                                      token: BatchRunState.token(runId: staging.runKey, job: job.name, chunk: n)))
         }
         _ = try await storage.put(staging.ended, data: BatchStaging.jsonLines(endedEntries.map(\.json)),
                                   contentType: "application/jsonl", ifAbsent: false)
@@ -143,7 +143,7 @@ extension Runner {
                 if tally.stop != nil { break }
                 let chunk = state.chunks[i]
                 let request = ModelInvocationJobRequest(
-                    jobName: BatchRunState.jobName(job: job.name, runId: identity.id, chunk: chunk.index), roleArn: roleArn,
+                    jobName: BatchRunState.jobName(job: job.name, runId: staging.runKey, chunk: chunk.index), roleArn: roleArn,
                     modelId: job.model.id, inputS3Uri: staging.records(chunk.index).description,
                     outputS3Uri: staging.output.description, clientRequestToken: chunk.token,
                     timeoutDurationInHours: settings.timeoutHours)
@@ -167,7 +167,7 @@ extension Runner {
                                                    data: JSONValue.object(["runId": .string(identity.id)]).serialized(),
                                                    contentType: "application/json", ifAbsent: false)
                 batch.detach()
-                logger.notice("detached: collect the results with `conveyor collect \(job.path) \(identity.id)`")
+                logger.notice("detached: collect the results with `conveyor collect \(job.path) \(identity.id)\(options.shard.map { " --shard \($0)" } ?? "")`")
                 return
             }
             // check every job in flight; collect the ended ones

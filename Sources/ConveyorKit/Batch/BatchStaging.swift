@@ -103,28 +103,37 @@ struct BatchEntry: Sendable, Equatable {
 /// A run's place under `batch.staging`: `STAGING/JOB/RUNID/` holds `state.json`, each chunk's
 /// records (`chunk-0000.jsonl`) and item map (`chunk-0000.items.jsonl`), the items that ended
 /// before the batch (`ended.jsonl`), and `output/`, where Bedrock writes `JOBID/chunk-0000.jsonl.out`.
-/// `STAGING/JOB/detached.json` names a detached run until `conveyor collect` finishes it.
+/// `STAGING/JOB/detached.json` names a detached run until `conveyor collect` finishes it. A
+/// shard's folder and marker carry its suffix (`RUNID.shard-0-of-4/`, `detached.shard-0-of-4.json`).
 struct BatchStaging: Sendable {
     let bucket: String
     /// The run's folder, ending in '/'.
     let folder: String
     let jobFolder: String
 
-    init(staging: String, jobName: String, runId: String) throws(ConfigurationError) {
+    /// The run's key: its id, and a shard's suffix (`RUNID.shard-0-of-4`), so that shards of one
+    /// run keep apart folders, tokens and markers.
+    let runKey: String
+    let markerName: String
+
+    init(staging: String, jobName: String, runId: String, shard: Shard?) throws(ConfigurationError) {
         guard case .s3(let bucket, let key)? = try? StorageURI.parse(staging) else {
             throw ConfigurationError("batch.staging '\(staging)' is not an s3:// prefix: Bedrock reads and writes only S3")
         }
         self.bucket = bucket
         let base = key.isEmpty || key.hasSuffix("/") ? key : key + "/"
+        let suffix = shard.map { $0.count > 1 ? $0.nameSuffix : "" } ?? ""
+        runKey = runId + suffix
         jobFolder = base + jobName + "/"
-        folder = jobFolder + runId + "/"
+        folder = jobFolder + runKey + "/"
+        markerName = "detached" + suffix + ".json"
     }
 
     func uri(_ name: String) -> StorageURI { .s3(bucket: bucket, key: folder + name) }
     var state: StorageURI { uri("state.json") }
     var ended: StorageURI { uri("ended.jsonl") }
     var output: StorageURI { uri("output/") }
-    var detachedMarker: StorageURI { .s3(bucket: bucket, key: jobFolder + "detached.json") }
+    var detachedMarker: StorageURI { .s3(bucket: bucket, key: jobFolder + markerName) }
     func records(_ chunk: Int) -> StorageURI { uri(String(format: "chunk-%04d.jsonl", chunk)) }
     func items(_ chunk: Int) -> StorageURI { uri(String(format: "chunk-%04d.items.jsonl", chunk)) }
 
