@@ -112,6 +112,18 @@ import TestSupport
         }
         #expect(try await manifest(batched) == manifest(onDemand))
 
+        // the record the batch could not answer, re-run on demand from the batch run's report
+        let before = emulator.stats.calls
+        let retried = try CLI.run(["run", try writeJob(dir, bucket: batched), "--retry-failed",
+                                   "s3://\(batched)/reports/same-run.json", "--engine", "ondemand", "--progress", "never",
+                                   "--run-id", "retry-1"], environment: environment)
+        #expect(retried.status == 1, "\(retried.output)")  // the prompt still asks for the error
+        #expect(emulator.stats.calls == before + 1)
+        let retry = try await report(batched, "reports/retry-1.json")
+        #expect(retry.counts.total == 1 && retry.failures.map(\.id) == b.failures.map(\.id))
+        #expect(retry.previousReport == "s3://\(batched)/reports/same-run.json")
+        #expect(emulator.stats.batchJobs == 1)
+
         // a rerun skips what is written and sends only what is not
         let again = try CLI.run(["run", try writeJob(dir, bucket: batched), "--engine", "batch", "--progress", "never"],
                                 environment: environment)
