@@ -265,3 +265,28 @@ import TestSupport
         }
     }
 }
+
+extension BatchSettingsTests {
+    @Test func thePlanOfABatchJobIsPricedAtTheBatchPrice() async throws {
+        let dir = try KitFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        for i in 0..<3 { try "ticket \(i) wants a refund".write(toFile: dir + "/in/t\(i).txt", atomically: true, encoding: .utf8) }
+        let text = """
+            version: 1
+            name: priced
+            model: {id: anthropic.claude-3-haiku-20240307-v1:0, maxTokens: 100}
+            prompt: "{{input}}"
+            inputs: {s3: "file://\(dir)/in/"}
+            output: {s3: "file://\(dir)/out/{{item.name}}.json"}
+            batch: {roleArn: \(BatchEngineTests.role), staging: s3://bkt/staging/}
+            """
+        let onDemand = try await DryRun.plan(try KitFixture.job(text), services: RunServices(storage: Storage(s3: nil)))
+        let batch = try await DryRun.plan(try KitFixture.job(text + "\nengine: batch"), services: RunServices(storage: Storage(s3: nil)))
+        let a = try #require(onDemand.cost)
+        let b = try #require(batch.cost)
+        #expect(b.mode == .batch && a.mode == .onDemand)
+        #expect(a.worstCaseUSD ?? 0 > 0)
+        #expect(abs((b.worstCaseUSD ?? 0) * 2 - (a.worstCaseUSD ?? 0)) < 1e-12)
+    }
+}
