@@ -192,6 +192,11 @@ import TestSupport
         #expect(try await KitFixture.keys(bucket).filter { $0.hasPrefix("out/") }.count == 5)
         #expect(try await !KitFixture.keys(bucket).contains("staging/batched/detached.json"))
 
+        // collecting it again would replace its report with one of skips: refused
+        let twice = try CLI.run(["collect", job, "night-1", "--progress", "never"], environment: environment)
+        #expect(twice.status == 2, "\(twice.output)")
+        #expect(twice.output.contains("was collected already"), "\(twice.output)")
+
         // collecting a run that does not exist says so
         let unknown = try CLI.run(["collect", job, "night-9", "--progress", "never"], environment: environment)
         #expect(unknown.status == 2, "\(unknown.output)")

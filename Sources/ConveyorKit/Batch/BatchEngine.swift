@@ -36,6 +36,11 @@ extension Runner {
                 throw ConfigurationError("no batch run \(identity.id) of job \(job.name): \(staging.state) does not exist")
             }
             state = try BatchRunState(json: try JSONValue.parse(data), at: staging.state)
+            guard state.detached else {
+                throw ConfigurationError("batch run \(identity.id) of job \(job.name) was collected already (its report is the job's report for that run); nothing to collect")
+            }
+            // every job's answers again: those an interrupted wait wrote already count as skipped
+            for i in state.chunks.indices { state.chunks[i].finished = false }
             for entry in try await loadEntries(staging.ended, storage) { recorder.record(entry.result) }
         } else if let data = try? await storage.get(staging.state) {
             // the same run id again (a rerun after a crash): carry on with what was sent
@@ -161,11 +166,7 @@ extension Runner {
                 try await save(state, staging)
             }
             if options.detach {
-                state.detached = true
-                try await save(state, staging)
-                _ = try await services.storage.put(staging.detachedMarker,
-                                                   data: JSONValue.object(["runId": .string(identity.id)]).serialized(),
-                                                   contentType: "application/json", ifAbsent: false)
+                try await markDetached(&state, staging)
                 batch.detach()
                 logger.notice("detached: collect the results with `conveyor collect \(job.path) \(identity.id)\(options.shard.map { " --shard \($0)" } ?? "")`")
                 return
@@ -182,7 +183,8 @@ extension Runner {
                 progressed = true
             }
             if tally.stop != nil {
-                logger.notice("stopped waiting: the batch jobs go on at Bedrock; `conveyor collect \(job.path) \(identity.id)` picks up their results")
+                try await markDetached(&state, staging)
+                logger.notice("stopped waiting: the batch jobs go on at Bedrock; `conveyor collect \(job.path) \(identity.id)\(options.shard.map { " --shard \($0)" } ?? "")` picks up their results")
                 return
             }
             if !state.chunks.contains(where: { !$0.finished }) { break }
@@ -195,8 +197,19 @@ extension Runner {
             wait = min(wait * 2, 600)
         }
         if state.detached {
+            state.detached = false
+            try await save(state, staging)
             try? await services.storage.delete(staging.detachedMarker)
         }
+    }
+
+    /// The run's jobs go on without it: the state and the job's marker say so until `collect`.
+    func markDetached(_ state: inout BatchRunState, _ staging: BatchStaging) async throws {
+        state.detached = true
+        try await save(state, staging)
+        _ = try await services.storage.put(staging.detachedMarker,
+                                           data: JSONValue.object(["runId": .string(identity.id)]).serialized(),
+                                           contentType: "application/json", ifAbsent: false)
     }
 
     /// Maps an ended job's answers back to its items: each `.jsonl.out` line by recordId to the
