@@ -56,6 +56,7 @@ final class BatchJobStore: Sendable {
     let settings: BatchEmulation
     let defaultMaxTokens: Int
     let state = Mutex(State())
+    let executor = QueueExecutor(label: "conveyor-emulator.batch-jobs")
 
     init(settings: BatchEmulation, defaultMaxTokens: Int) {
         self.settings = settings
@@ -110,7 +111,9 @@ final class BatchJobStore: Sendable {
         }
         let (arn, isNew) = try outcome.get()
         if isNew {
-            Task.detached { await self.process(arn) }
+            // on the store's own queue: the process's cooperative threads may all be blocked
+            // (a test waiting for a CLI child that polls this very job)
+            Task(executorPreference: executor) { await self.process(arn) }
         }
         return arn
     }
@@ -336,6 +339,21 @@ final class BatchJobStore: Sendable {
                                       source: "emulator")
         return S3Client(client: AWSClient(service: S3Client.serviceInfo, region: settings.region, endpoint: endpoint,
                                           credentials: StaticCredentialProvider(credentials), transport: CurlTransport.shared))
+    }
+}
+
+/// Runs tasks on a serial Dispatch queue of its own, apart from Swift's cooperative pool.
+final class QueueExecutor: TaskExecutor {
+    let queue: DispatchQueue
+
+    init(label: String) {
+        queue = DispatchQueue(label: label)
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        queue.async { job.runSynchronously(on: executor) }
     }
 }
 

@@ -1,4 +1,5 @@
 import AWSCore
+import AWSServices
 import ConverseEmulator
 import Foundation
 import Testing
@@ -201,6 +202,43 @@ import TestSupport
         let unknown = try CLI.run(["collect", job, "night-9", "--progress", "never"], environment: environment)
         #expect(unknown.status == 2, "\(unknown.output)")
         #expect(unknown.output.contains("no batch run night-9"), "\(unknown.output)")
+    }
+
+    @Test func aSignalStopsTheWaitNotTheJobAndCollectFinishesTheRun() async throws {
+        // the last ticket holds its job at Bedrock until the job is stopped
+        let bucket = try await KitFixture.bucket(["in/t0.txt": "ticket 0", "in/t1.txt": "ticket 1",
+                                                  "in/t2.txt": "ticket 2", "in/t3.txt": "slow [[latency:120000]]"])
+        let (emulator, environment) = try startEmulator()
+        defer { try? emulator.stop() }
+        let dir = try KitFixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let job = try writeJob(dir, bucket: bucket)
+        let process = try CLI.start(["run", job, "--engine", "batch", "--progress", "never", "--run-id", "sig-1"],
+                                    environment: environment)
+        try await waitUntil("the batch job submitted") { emulator.stats.batchJobs >= 1 || !process.isRunning }
+        kill(process.processIdentifier, SIGTERM)
+        let output = CLI.finish(process)
+        #expect(process.terminationStatus == 130, "\(output)")
+        #expect(output.contains("conveyor collect \(job) sig-1"), "\(output)")
+        let interrupted = try await report(bucket, "reports/sig-1.json")
+        #expect(interrupted.status == .interrupted)
+        let arn = try #require(interrupted.batchJobs?.first)
+
+        // the next run waits for the collect
+        let next = try CLI.run(["run", job, "--engine", "batch", "--progress", "never"], environment: environment)
+        #expect(next.status == 2, "\(next.output)")
+
+        // the job is stopped at Bedrock: collect reports what it answered, and fails the rest
+        let control = BedrockClient(client: try KitFixture.awsClient(BedrockClient.serviceInfo,
+                                                                     endpoint: environment["AWS_ENDPOINT_URL_BEDROCK"]))
+        try await control.stopModelInvocationJob(arn)
+        let collected = try CLI.run(["collect", job, "sig-1", "--progress", "never"], environment: environment)
+        #expect(collected.status == 1, "\(collected.output)")
+        let final = try await report(bucket, "reports/sig-1.json")
+        #expect(final.counts.total == 4 && final.counts.failed == 1)
+        #expect(final.failures.map(\.id) == ["t3"])
+        #expect(final.failures.first?.code == "BatchJobStopped")
+        #expect(emulator.stats.batchJobs == 1)
     }
 
     @Test func recordsAreChunkedWithinTheQuotasAndNoneBelowTheMinimum() throws {

@@ -92,7 +92,12 @@ extension Runner {
                 }
             }
         }
-        if tally.stop == nil { tally.state.withLock { $0.listingDone = true } }
+        if tally.stop != nil {
+            // interrupted while listing: nothing was sent
+            for result in ended { recorder.record(result) }
+            return nil
+        }
+        tally.state.withLock { $0.listingDone = true }
         let records = chunker.total
         if records > 0 && records < settings.minRecords {
             throw ConfigurationError("\(job.path): only \(records) item\(records == 1 ? "" : "s") to send, and a Bedrock batch job takes at least batch.minRecords (\(settings.minRecords)) records: run it on demand (--engine ondemand, the same outputs at the on-demand price), or lower batch.minRecords if your account's quota \"Minimum number of records per batch inference job\" allows")
@@ -103,7 +108,7 @@ extension Runner {
             return nil
         }
         for result in ended { recorder.record(result) }
-        if tally.stop != nil || records == 0 { return nil }
+        if records == 0 { return nil }
         let chunks = try chunker.finish()
         var state = BatchRunState(job: job.name, runId: identity.id, startedAt: identity.startedAt, model: job.model.id,
                                   chunks: [])
