@@ -333,3 +333,24 @@ extension BatchSettingsTests {
         #expect(abs((b.worstCaseUSD ?? 0) * 2 - (a.worstCaseUSD ?? 0)) < 1e-12)
     }
 }
+
+extension BatchSettingsTests {
+    @Test func thePolicyOfABatchJobLetsItSubmitPassTheRoleAndUseItsStagingFolder() throws {
+        let job = try KitFixture.job(head + "\nbatch: {roleArn: \(BatchEngineTests.role), staging: s3://stage-bkt/conveyor/}")
+        let generated = JobPolicy(job: job, options: JobPolicy.Options(account: "123456789012", dataRegion: "us-east-1",
+                                                                       modelRegion: "us-east-1"))
+        let policy = try PolicyTests.parse(generated.policy.jsonText())
+        func statement(_ sid: String) throws -> [String: Any] {
+            try #require(policy.first { $0["Sid"] as? String == sid }, "no statement \(sid)")
+        }
+        #expect(try statement("BatchJobs")["Resource"] as? [String]
+            == ["arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/*"])
+        #expect(try statement("BatchJobs")["Action"] as? [String] == ["bedrock:CreateModelInvocationJob",
+                                                                      "bedrock:GetModelInvocationJob", "bedrock:StopModelInvocationJob"])
+        let pass = try statement("PassBatchRole")
+        #expect(pass["Resource"] as? [String] == [BatchEngineTests.role])
+        #expect((pass["Condition"] as? [String: [String: [String]]])?["StringEquals"]?["iam:PassedToService"] == ["bedrock.amazonaws.com"])
+        #expect(try statement("BatchStaging")["Resource"] as? [String] == ["arn:aws:s3:::stage-bkt/conveyor/settings/*"])
+        #expect(policy.contains { ($0["Resource"] as? [String]) == ["arn:aws:s3:::stage-bkt"] })
+    }
+}
