@@ -8,7 +8,9 @@ import Synchronization
 
 /// A local Converse server with Bedrock's quotas, latency and faults, on loopback.
 ///
-/// Routes: `POST /model/{modelId}/converse`, `GET /__stats`, `POST /__reset`. Every answer is
+/// Routes: `POST /model/{modelId}/converse`, the batch inference control plane (`POST
+/// /model-invocation-job`, `GET /model-invocation-job/{id}`, `POST /model-invocation-job/{id}/stop`,
+/// `GET /model-invocation-jobs`; see BatchJobs.swift), `GET /__stats`, `POST /__reset`. Every answer is
 /// scheduled on the connection's event loop after its latency; no thread ever sleeps.
 public final class ConverseEmulatorServer: Sendable {
     public let configuration: EmulatorConfiguration
@@ -123,6 +125,8 @@ final class EmulatorHandler: ChannelInboundHandler {
             }
             converse(context: context, head: head, rawPath: path, query: query,
                      modelId: AWSPercentEncoding.decode(encoded), body: body)
+        case (_, _) where path.hasPrefix("/model-invocation-job"):
+            batchOperation(context: context, head: head, path: path, query: query, body: body)
         default:
             fail(context: context, head: head, EmulatedError(code: "UnknownOperationException", status: 404,
                                                              message: "Unknown operation \(head.method) \(path)"))
@@ -139,14 +143,7 @@ final class EmulatorHandler: ChannelInboundHandler {
     func converse(context: ChannelHandlerContext, head: HTTPRequestHead, rawPath: String, query: String,
                   modelId: String, body: Data) {
         let config = state.configuration
-        if let access = config.accessKey, let secret = config.secretKey {
-            if let error = SignatureCheck.verify(head: head, rawPath: rawPath, query: query, body: body,
-                                                 accessKey: access, secretKey: secret) {
-                state.update { $0.signatureErrors += 1 }
-                fail(context: context, head: head, error)
-                return
-            }
-        }
+        guard signatureIsValid(context: context, head: head, rawPath: rawPath, query: query, body: body) else { return }
         let request: ConverseRequest
         do {
             request = try ConverseRequest(modelId: modelId, body: try JSONValue.parse(body))
@@ -242,6 +239,18 @@ final class EmulatorHandler: ChannelInboundHandler {
         } else {
             context.eventLoop.assumeIsolated().scheduleTask(in: .microseconds(Int64(delay * 1000))) { finish() }
         }
+    }
+
+    /// With keys configured, checks the request's signature; a bad one is answered (false).
+    func signatureIsValid(context: ChannelHandlerContext, head: HTTPRequestHead, rawPath: String, query: String,
+                          body: Data) -> Bool {
+        let config = state.configuration
+        guard let access = config.accessKey, let secret = config.secretKey else { return true }
+        guard let error = SignatureCheck.verify(head: head, rawPath: rawPath, query: query, body: body,
+                                                accessKey: access, secretKey: secret) else { return true }
+        state.update { $0.signatureErrors += 1 }
+        fail(context: context, head: head, error)
+        return false
     }
 
     // MARK: Writing

@@ -29,6 +29,8 @@ public struct EmulatorConfiguration: Sendable, Equatable {
     public var defaultMaxTokens: Int = 4096
     /// Seed of the fault and jitter draws, so that a run can be repeated.
     public var seed: UInt64 = 1
+    /// Bedrock's batch inference control plane (BatchJobs.swift).
+    public var batch = BatchEmulation()
 
     public init() {}
 }

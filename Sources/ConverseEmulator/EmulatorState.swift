@@ -17,12 +17,15 @@ public struct EmulatorStats: Sendable, Equatable {
     public var maxInFlight = 0
     public var inputTokens = 0
     public var outputTokens = 0
+    /// Batch inference jobs created (a resubmitted clientRequestToken creates none).
+    public var batchJobs = 0
 
     public var json: [String: Int] {
         ["calls": calls, "accepted": accepted, "throttled": throttled, "throttledRequests": throttledRequests,
          "throttledTokens": throttledTokens, "faults": faults, "drops": drops, "validationErrors": validationErrors,
          "signatureErrors": signatureErrors, "directedErrors": directedErrors, "inFlight": inFlight,
-         "maxInFlight": maxInFlight, "inputTokens": inputTokens, "outputTokens": outputTokens]
+         "maxInFlight": maxInFlight, "inputTokens": inputTokens, "outputTokens": outputTokens,
+         "batchJobs": batchJobs]
     }
 }
 
@@ -37,9 +40,11 @@ final class EmulatorState: Sendable {
     let configuration: EmulatorConfiguration
     let inner: Mutex<Inner>
     let clock: @Sendable () -> Double
+    let batchJobs: BatchJobStore
 
     init(configuration: EmulatorConfiguration, clock: @escaping @Sendable () -> Double) {
         self.configuration = configuration
+        batchJobs = BatchJobStore(settings: configuration.batch, defaultMaxTokens: configuration.defaultMaxTokens)
         self.clock = clock
         inner = Mutex(Inner(quotas: Self.buckets(configuration, now: clock()), random: SplitMix64(seed: configuration.seed)))
     }
@@ -58,7 +63,11 @@ final class EmulatorState: Sendable {
         }
     }
 
-    var stats: EmulatorStats { inner.withLock { $0.stats } }
+    var stats: EmulatorStats {
+        var stats = inner.withLock { $0.stats }
+        stats.batchJobs = batchJobs.created
+        return stats
+    }
 
     func update(_ body: (inout EmulatorStats) -> Void) { inner.withLock { body(&$0.stats) } }
 

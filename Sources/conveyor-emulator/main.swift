@@ -21,6 +21,12 @@ struct EmulatorCommand: ParsableCommand {
             error, [[latency:MS]] sets the latency, [[tool-input:JSON]] fixes the toolUse input, \
             [[wrong-tool-input:N]] makes the first N answers of a conversation break the tool's schema \
             (counted by the tool results sent back).
+
+            Batch inference: POST /model-invocation-job, GET /model-invocation-job/{id}, POST \
+            /model-invocation-job/{id}/stop and GET /model-invocation-jobs, as Bedrock's control plane \
+            (AWS_ENDPOINT_URL_BEDROCK=http://HOST:PORT). Jobs read their JSONL records from --s3-endpoint with \
+            the keys in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN), answer each record as \
+            Converse would, and write <output>/<jobId>/<file>.jsonl.out and manifest.json.out.
             """)
 
     @Option(help: "Port to listen on; 0 picks a free one (printed on the first line).")
@@ -68,11 +74,29 @@ struct EmulatorCommand: ParsableCommand {
     @Option(help: "Seed of the fault and jitter draws.")
     var seed: UInt64 = 1
 
+    @Option(help: "S3 endpoint (such as moto's) batch jobs read their records from and write their results to.")
+    var s3Endpoint: String?
+
+    @Option(help: "Region of the batch jobs' ARNs and of their S3 signatures.")
+    var region: String = "us-east-1"
+
+    @Option(help: "Fewest records a batch job may have (Bedrock's quota, commonly 100).")
+    var batchMinRecords: Int = 100
+
+    @Option(help: "Most submitted and in-progress batch jobs per model.")
+    var batchMaxJobs: Int = 10
+
     @Option(help: "Event loop threads.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
+        guard batchMinRecords >= 1, batchMaxJobs >= 1 else {
+            throw ValidationError("--batch-min-records and --batch-max-jobs must be at least 1")
+        }
+        if let s3Endpoint, !(s3Endpoint.hasPrefix("http://127.") || s3Endpoint.hasPrefix("http://localhost")) {
+            throw ValidationError("--s3-endpoint must be a loopback http:// URL (moto's), not \(s3Endpoint)")
+        }
         for (name, value) in [("--fault-rate", faultRate), ("--drop-rate", dropRate), ("--jitter", jitter)] {
             guard (0...1).contains(value) else { throw ValidationError("\(name) must be between 0 and 1") }
         }
@@ -101,6 +125,14 @@ struct EmulatorCommand: ParsableCommand {
         config.accessKey = accessKey
         config.secretKey = secretKey
         config.seed = seed
+        config.batch.s3Endpoint = s3Endpoint
+        config.batch.region = region
+        config.batch.minRecords = batchMinRecords
+        config.batch.maxActiveJobsPerModel = batchMaxJobs
+        let environment = ProcessInfo.processInfo.environment
+        config.batch.s3AccessKey = environment["AWS_ACCESS_KEY_ID"]
+        config.batch.s3SecretKey = environment["AWS_SECRET_ACCESS_KEY"]
+        config.batch.s3SessionToken = environment["AWS_SESSION_TOKEN"]
         let server = ConverseEmulatorServer(configuration: config, threads: threads)
         let bound = try server.start()
         FileHandle.standardOutput.write(Data("listening on \(host):\(bound)\n".utf8))

@@ -15,7 +15,7 @@ struct Conveyor: AsyncParsableCommand {
             arguments or configuration; 3 another run holds the job's lock; 4 aborted; 130 interrupted.
             """,
         version: ConveyorVersion.current,
-        subcommands: [Run.self, Validate.self, Plan.self, Schema.self, Report.self, DoctorCommand.self]
+        subcommands: [Run.self, Collect.self, Validate.self, Plan.self, Schema.self, Report.self, DoctorCommand.self]
     )
 }
 

@@ -191,8 +191,7 @@ final class Collected: RunRecorder {
         let bucket = try await seed(1)
         let (emulator, url) = try KitFixture.startEmulator()
         defer { try? emulator.stop() }
-        for change in [{ (j: inout Job) in j.engine = .batch },
-                       { (j: inout Job) in j.limits.budgetUSD = 1; j.model.id = "acme.unknown-model-v1" }] {
+        for change in [{ (j: inout Job) in j.limits.budgetUSD = 1; j.model.id = "acme.unknown-model-v1" }] {
             do {
                 _ = try await run(try job(bucket).with(change), emulator: url)
                 Issue.record("ran a job this version cannot run")

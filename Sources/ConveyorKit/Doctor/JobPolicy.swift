@@ -197,6 +197,7 @@ public struct JobPolicy: Sendable {
             addStatement("ReportAndManifest", ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"], reports)
             addStatement("CollectValues", ["s3:PutObject", "s3:AbortMultipartUpload"], collections)
             addStatement("RunLock", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], locks)
+            addBatch()
             for (index, listing) in listings.enumerated() {
                 let condition: [String: [String: [String]]]? = listing.prefixes.contains("")
                     ? nil : ["StringLike": ["s3:prefix": listing.prefixes]]
@@ -206,12 +207,35 @@ public struct JobPolicy: Sendable {
             addParameters()
             addModel()
             if job.engine == .batch {
-                notes.append("engine batch is not built (run refuses it); its permissions (bedrock:CreateModelInvocationJob, "
-                    + "iam:PassRole on batch.roleArn, the staging prefix) are not in the policy")
+                notes.append("engine batch: batch.roleArn (the role Bedrock assumes) needs s3:GetObject and s3:ListBucket on "
+                    + "the staging folder, s3:PutObject on its output/, and the InvokeModel statement; that is the role's "
+                    + "policy, not this one")
             }
             if job.inputs?.locations.contains(where: { !$0.text.hasPrefix("s3://") }) == true
                 || !job.output.location.text.hasPrefix("s3://") {
                 notes.append("locations on the local store need no IAM permission and are not in the policy")
+            }
+        }
+
+        /// Engine batch: the batch jobs (create, check, stop), passing the service role to Bedrock,
+        /// and the job's folder under batch.staging (records, state, results).
+        mutating func addBatch() {
+            guard job.engine == .batch, let settings = job.batch else { return }
+            let region = options.modelRegion ?? "*"
+            let partition = options.modelRegion.map(ModelTarget.partition(of:)) ?? "aws"
+            addStatement("BatchJobs", ["bedrock:CreateModelInvocationJob", "bedrock:GetModelInvocationJob",
+                                       "bedrock:StopModelInvocationJob"],
+                         ["arn:\(partition):bedrock:\(region):\(account):model-invocation-job/*"])
+            if let role = settings.roleArn {
+                statements.append(IAMPolicy.Statement(sid: "PassBatchRole", actions: ["iam:PassRole"], resources: [role],
+                                                      condition: ["StringEquals": ["iam:PassedToService": ["bedrock.amazonaws.com"]]]))
+            }
+            if let staging = settings.staging.flatMap({ Self.split($0.text) }) {
+                let base = staging.key.isEmpty || staging.key.hasSuffix("/") ? staging.key : staging.key + "/"
+                let folder = Self.escape(base) + job.name + "/"
+                addStatement("BatchStaging", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                             [s3ARN(staging.bucket, folder + "*")])
+                list(staging.bucket, folder)
             }
         }
 

@@ -166,6 +166,15 @@ public struct BatchSettings: Sendable, Equatable {
     public var staging: LocatedText?
     public var minRecords: Int = 100
     public var timeoutHours: Int = 24
+    /// Bedrock's quotas, as the account has them: records per job, bytes per input file (one
+    /// file per job, so also the job size), and submitted + in-progress jobs per model.
+    public var maxRecords: Int = 50_000
+    public var maxFileMB: Int = 1024
+    public var maxJobs: Int = 10
+    /// The first wait between status checks; it doubles up to 10 minutes.
+    public var pollInterval: Duration = .seconds(60)
+
+    public init() {}
 }
 
 /// A job file, read and checked: everything typed, every value with its place in the file.

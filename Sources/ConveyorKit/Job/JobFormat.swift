@@ -131,6 +131,13 @@ public enum JobFormat {
         JobField("staging", .uri, "Prefix for the batch records and results (s3://...)."),
         JobField("minRecords", .integer(minimum: 1), default: 100, "Below this many items, say so and suggest ondemand."),
         JobField("timeoutHours", .integer(minimum: 24, maximum: 168), default: 24, "Batch job timeout."),
+        JobField("maxRecords", .integer(minimum: 1), default: 50000,
+                 "Most records per batch job (the quota \"Records per batch inference job\"); more items make more jobs."),
+        JobField("maxFileMB", .integer(minimum: 1), default: 1024,
+                 "Most megabytes per batch job's input file (\"Batch inference input file size\"); one file per job."),
+        JobField("maxJobs", .integer(minimum: 1), default: 10,
+                 "Most batch jobs submitted or in progress at once (the per-model quota)."),
+        JobField("pollInterval", .duration, default: "60s", "First wait between status checks; doubles up to 10m."),
     ])
 
     /// The whole file.
@@ -151,7 +158,7 @@ public enum JobFormat {
         JobField("limits", limits, "Concurrency, client-side rate caps, retries, timeouts and stop conditions."),
         JobField("vars", .object([], additional: .string()), "Values for {{vars.NAME}}, overridden by --var NAME=VALUE."),
         JobField("engine", .string(enumeration: ["ondemand", "batch"]), default: "ondemand",
-                 "ondemand: Converse calls; batch: Bedrock batch inference, not available in this version (run refuses it)."),
+                 "ondemand: Converse calls; batch: Bedrock batch inference at the batch price (see batch; --engine overrides)."),
         JobField("batch", batch, "Settings for engine batch."),
     ])
 

@@ -466,11 +466,20 @@ final class JobReader {
             settings.staging = value(b, "staging").flatMap { located($0) }
             if let v = int(value(b, "minRecords")) { settings.minRecords = v }
             if let v = int(value(b, "timeoutHours")) { settings.timeoutHours = v }
-            if let staging = settings.staging { checkURI(staging, context: "batch.staging", allowTemplates: false) }
+            if let v = int(value(b, "maxRecords")) { settings.maxRecords = v }
+            if let v = int(value(b, "maxFileMB")) { settings.maxFileMB = v }
+            if let v = int(value(b, "maxJobs")) { settings.maxJobs = v }
+            if let v = string(value(b, "pollInterval")).flatMap(DurationText.parse) { settings.pollInterval = v }
+            if let node = value(b, "maxRecords"), settings.maxRecords < settings.minRecords {
+                error(node, "batch.maxRecords (\(settings.maxRecords)) is below batch.minRecords (\(settings.minRecords)): no batch job could be sent")
+            }
+            if let staging = settings.staging {
+                checkURI(staging, context: "batch.staging", allowTemplates: false)
+                if !staging.text.hasPrefix("s3://"), let node = value(b, "staging") {
+                    error(node, "batch.staging must be an s3:// prefix: Bedrock reads the records from S3 and writes the results there")
+                }
+            }
             batch = settings
-        }
-        if engine == .batch, let node = value(root, "engine") {
-            warning(node, "engine batch is not available in this version: conveyor run refuses it (exit 2)")
         }
         if engine == .batch {
             if batch?.roleArn == nil || batch?.staging == nil {

@@ -175,7 +175,8 @@ public final class MetricsPublisher: Sendable {
     }
 
     func metrics(_ counts: RunStats.Snapshot, at: Date, durationSeconds: Double? = nil, ending: RunMetrics.Ending?) -> RunMetrics {
-        let lastSuccess = ending?.exitCode == 0 ? at : previousLastSuccess
+        // a detached batch run (exit 0) has not succeeded yet: its collect may
+        let lastSuccess = ending?.exitCode == 0 && ending?.status != .detached ? at : previousLastSuccess
         return RunMetrics(job: job, shard: shard, runId: identity.id, startedAt: identity.startedAt, at: at,
                           durationSeconds: durationSeconds, counts: counts, ending: ending, lastSuccess: lastSuccess)
     }

@@ -198,7 +198,9 @@ public enum DryRun {
         if let quote = PricingTable.quote(for: job.model.id, region: summary.modelRegion, override: job.model.pricing) {
             summary.quote = quote
             // the input part is estimated; the output part is known only as a worst case
-            summary.cost = CostEstimate.run(price: quote.price, items: summary.items, inputTokens: summary.estimatedInputTokens,
+            // engine batch is billed at the batch price
+            summary.cost = CostEstimate.run(price: quote.price, mode: job.engine == .batch ? .batch : .onDemand,
+                                            items: summary.items, inputTokens: summary.estimatedInputTokens,
                                             outputTokens: 0, maxTokens: job.model.maxTokens,
                                             priceIsApproximate: quote.isApproximate)
         }

@@ -11,11 +11,13 @@ public struct RunReport: Sendable, Equatable {
 
     public enum Status: String, Sendable, Equatable, CaseIterable {
         case succeeded, partial, failed, aborted, interrupted
+        /// Engine batch with --detach: the batch jobs are submitted; `conveyor collect` finishes the run.
+        case detached
 
         /// The process's exit code for a run that ended so (the contract's exit codes).
         public var exitCode: Int32 {
             switch self {
-            case .succeeded: return 0
+            case .succeeded, .detached: return 0
             case .partial, .failed: return 1
             case .aborted: return 4
             case .interrupted: return 130
@@ -183,6 +185,8 @@ public struct RunReport: Sendable, Equatable {
     /// hold, and the first ``defaultFailureLimit`` of their ids.
     public var retryNotFound: Int = 0
     public var retryNotFoundIds: [String] = []
+    /// Engine batch: the ARNs of the run's Bedrock batch jobs.
+    public var batchJobs: [String]?
     /// The latency histogram's non-empty buckets, so that shard reports merge exactly.
     public var latencyHistogram: LatencyHistogram?
     /// Merged reports: every part's manifest, and the parts.
@@ -314,6 +318,7 @@ extension RunReport {
             "outputTokensPerSecond": outputTokensPerSecond.map { Self.decimal($0, places: 1) } ?? .null,
         ])
         if let manifests { o["manifests"] = .array(manifests.map(JSONValue.string)) }
+        if let batchJobs { o["batchJobs"] = .array(batchJobs.map(JSONValue.string)) }
         if let mergedFrom {
             o["mergedFrom"] = .array(mergedFrom.map { part in
                 .object(["runId": .string(part.runId),
@@ -409,6 +414,7 @@ extension RunReport {
             report.retryNotFoundIds = r.object["ids"]?.arrayValue?.compactMap(\.stringValue) ?? []
         }
         if let list = o["manifests"]?.arrayValue { report.manifests = list.compactMap(\.stringValue) }
+        if let list = o["batchJobs"]?.arrayValue { report.batchJobs = list.compactMap(\.stringValue) }
         if let parts = o["mergedFrom"]?.arrayValue {
             report.mergedFrom = parts.compactMap { part in
                 guard let runId = part["runId"]?.stringValue, let status = part["status"]?.stringValue.flatMap(Status.init) else { return nil }

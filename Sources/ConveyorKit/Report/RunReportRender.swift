@@ -24,6 +24,7 @@ extension RunReport {
         }
         if !model.isEmpty { row("model", model) }
         if let shard { row("shard", shard.description) }
+        if let batchJobs { row("batch jobs", batchJobs.isEmpty ? "none" : batchJobs.joined(separator: ", ")) }
         row("time", "\(Self.timestamp(startedAt)) to \(Self.timestamp(finishedAt)) (\(Self.duration(durationSeconds)))")
 
         var items = "\(Self.grouped(counts.total)) total: \(Self.grouped(counts.succeeded)) succeeded, "

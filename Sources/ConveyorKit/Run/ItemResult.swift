@@ -41,6 +41,17 @@ public struct ItemResult: Sendable, Equatable {
     }
 }
 
+extension ItemResult {
+    /// This result, failed with `code` and `message`.
+    func failed(_ code: String, _ message: String) -> ItemResult {
+        var result = self
+        result.status = .failed
+        result.errorCode = code
+        result.errorMessage = message
+        return result
+    }
+}
+
 /// Why a run stopped before its end.
 public enum RunStopReason: Sendable, Equatable {
     /// `limits.maxFailures` was passed.

@@ -16,6 +16,8 @@ public struct RunServices: Sendable {
     public var storage: Storage
     public var ssm: (any SSMAPI)?
     public var bedrock: (any BedrockRuntimeAPI)?
+    /// Bedrock's control plane, for engine batch.
+    public var bedrockBatch: (any BedrockBatchAPI)?
     public var configuration: AWSConfiguration?
     /// The region of the model's calls.
     public var modelRegion: String?
@@ -46,14 +48,15 @@ public struct RunServices: Sendable {
     /// plain-HTTP endpoint is refused unless it is on loopback or `allowHTTP` is set. Without a
     /// `transport`, the shared one serves up to 32 connections a host; a run with more calls in
     /// flight (`concurrency`) gets its own with room for them, since plain-HTTP endpoints (and
-    /// HTTP/1.1 ones) carry one request per connection.
+    /// HTTP/1.1 ones) carry one request per connection. With `batch` (engine batch), the
+    /// control-plane client too, and S3 for the staging prefix.
     public static func make(for job: Job, environment: AWSEnvironment = .process, profile: String? = nil,
-                            region: String? = nil, model: Bool, allowHTTP: Bool = false,
+                            region: String? = nil, model: Bool, batch: Bool = false, allowHTTP: Bool = false,
                             transport: (any HTTPTransport)? = nil, concurrency: Int? = nil) throws
         -> RunServices
     {
         let transport = transport ?? Self.transport(concurrency: concurrency ?? job.limits.concurrency)
-        let needsS3 = job.usesS3
+        let needsS3 = job.usesS3 || batch
         let needsSSM = job.usesSSM
         guard needsS3 || needsSSM || model else { return RunServices(storage: Storage(s3: nil)) }
         let configuration: AWSConfiguration
@@ -90,6 +93,11 @@ public struct RunServices: Sendable {
                 services.bedrock = BedrockRuntimeClient(client: try AWSClient(
                     service: BedrockRuntimeClient.serviceInfo, configuration: configuration, transport: transport,
                     region: modelRegion, timeouts: timeouts, retry: .disabled))
+                if batch {
+                    services.bedrockBatch = BedrockClient(client: try AWSClient(
+                        service: BedrockClient.serviceInfo, configuration: configuration, transport: transport,
+                        region: modelRegion, timeouts: timeouts))
+                }
             }
         } catch let error as ConfigurationError {
             throw error

@@ -150,6 +150,8 @@ public final class RunSession: Sendable {
         }
         var report = stats.report(run: context, finishedAt: Date(), ending: ending, manifest: manifestURI)
         if let missing = runner.retryNotFound { report.setRetryNotFound(missing) }
+        report.batchJobs = runner.batch.jobArns
+        if runner.batch.detached, runner.stopReason == nil, failure == nil { report.status = .detached }
         if let reportURI {
             do {
                 _ = try await services.storage.put(reportURI, data: report.encoded(), contentType: "application/json",

@@ -15,14 +15,23 @@ public struct RunOptions: Sendable {
     public var retry: RetrySelection?
     /// How often the job's lock is renewed (a minute; tests make it shorter).
     public var lockHeartbeat: Duration = .seconds(60)
+    /// Overrides the job's `engine` (`--engine`).
+    public var engine: Engine?
+    /// Engine batch: return once the batch jobs are submitted (`--detach`); `collect` finishes the run.
+    public var detach = false
+    /// Finish a detached batch run (`conveyor collect`) instead of starting one.
+    public var collect = false
 
     public init(shard: Shard? = nil, maxItems: Int? = nil, concurrency: Int? = nil, breakLock: Bool = false,
-                retry: RetrySelection? = nil) {
+                retry: RetrySelection? = nil, engine: Engine? = nil, detach: Bool = false, collect: Bool = false) {
         self.shard = shard
         self.maxItems = maxItems
         self.concurrency = concurrency
         self.breakLock = breakLock
         self.retry = retry
+        self.engine = engine
+        self.detach = detach
+        self.collect = collect
     }
 }
 
@@ -77,6 +86,8 @@ public final class Runner: Sendable {
     let price: ModelPrice?
     /// How many times output tokens count against the token quota (5 for Claude 4 models).
     let burndown: Double
+    /// Engine batch: its jobs, and whether the run detached from them.
+    public let batch = BatchProgress()
 
     public init(job: Job, services: RunServices, options: RunOptions = RunOptions(), identity: RunIdentity = .new(),
                 recorder: any RunRecorder, logger: Logger, pacing: (any CallPacing)? = nil,
@@ -130,9 +141,6 @@ public final class Runner: Sendable {
 
     /// What this version cannot run yet, refused before anything starts rather than ignored.
     public static func unsupported(_ job: Job, price: ModelPrice?) -> ConfigurationError? {
-        if job.engine == .batch {
-            return ConfigurationError("\(job.path): engine batch (Bedrock batch inference) is not available in this version; use engine: ondemand")
-        }
         if job.limits.budgetUSD != nil && price == nil {
             return ConfigurationError("\(job.path): limits.budgetUSD needs the model's price, and Conveyor's table has none for \(job.model.id): set model.pricing (inputPer1k, outputPer1k)")
         }
@@ -141,22 +149,12 @@ public final class Runner: Sendable {
 
     /// Runs every item; returns when all started items are recorded.
     public func run() async throws {
-        guard let bedrock = services.bedrock else { throw ConfigurationError("no Bedrock client is configured") }
-        if let problem = Self.unsupported(job, price: price) { throw problem }
-        let prompts = try await PromptSources.resolve(job, services: services)
-        let runValues = TemplateValues.Run(jobName: job.name, runID: identity.id, startedAt: identity.startedAt, vars: job.vars)
-        let builder = RequestBuilder(job: job, prompts: prompts, run: runValues)
-        let existing = try await ExistingOutputs.load(job: job, builder: builder, storage: services.storage, logger: logger)
-        let source = ItemSource(job: job, storage: services.storage, run: runValues, shard: options.shard,
-                                maxItems: options.maxItems, only: options.retry?.failedIDs)
+        if options.collect || (options.engine ?? job.engine) == .batch { return try await runBatch() }
+        let (context, source) = try await start()
+        let collection = context.collection
         let concurrency = options.concurrency ?? job.limits.concurrency
         // items alive at once: those in calls, plus some reading inputs or writing outputs
         let slots = AsyncSlots(concurrency + max(4, concurrency / 4))
-        let collection = try ValueCollection.location(job: job, builder: builder, shard: options.shard)
-            .map { try ValueCollection(destination: $0, logger: logger) }
-        let context = ItemContext(job: job, builder: builder, storage: services.storage, bedrock: bedrock, existing: existing,
-                                  structured: StructuredOutput(job: job), collection: collection,
-                                  unwritten: AsyncSlots(concurrency))
         var found = Set<String>()
         try await withThrowingDiscardingTaskGroup { group in
             for try await item in source {
@@ -206,6 +204,24 @@ public final class Runner: Sendable {
         }
     }
 
+    /// What every item needs (prompts resolved, existing outputs listed), and the stream of items.
+    func start() async throws -> (ItemContext, ItemSource) {
+        guard let bedrock = services.bedrock else { throw ConfigurationError("no Bedrock client is configured") }
+        if let problem = Self.unsupported(job, price: price) { throw problem }
+        let prompts = try await PromptSources.resolve(job, services: services)
+        let runValues = TemplateValues.Run(jobName: job.name, runID: identity.id, startedAt: identity.startedAt, vars: job.vars)
+        let builder = RequestBuilder(job: job, prompts: prompts, run: runValues)
+        let existing = try await ExistingOutputs.load(job: job, builder: builder, storage: services.storage, logger: logger)
+        let source = ItemSource(job: job, storage: services.storage, run: runValues, shard: options.shard,
+                                maxItems: options.maxItems, only: options.retry?.failedIDs)
+        let collection = try ValueCollection.location(job: job, builder: builder, shard: options.shard)
+            .map { try ValueCollection(destination: $0, logger: logger) }
+        let context = ItemContext(job: job, builder: builder, storage: services.storage, bedrock: bedrock, existing: existing,
+                                  structured: StructuredOutput(job: job), collection: collection,
+                                  unwritten: AsyncSlots(options.concurrency ?? job.limits.concurrency))
+        return (context, source)
+    }
+
     struct ItemContext: Sendable {
         let job: Job
         let builder: RequestBuilder
@@ -249,15 +265,27 @@ public final class Runner: Sendable {
 
     // MARK: One item
 
+    /// An item ready for its model call (its output location and request), or one that ended
+    /// before it: skipped, or failed reading its input or rendering its templates.
+    enum Preparation {
+        case finished(ItemResult)
+        case ready(ItemResult, output: StorageURI, request: ConverseRequest)
+    }
+
     /// Runs one item; nil when the run stopped before the item's model call.
     func process(_ item: WorkItem, _ context: ItemContext) async -> ItemResult? {
-        var result = ItemResult(id: item.id, index: item.index, input: item.inputURI, output: nil, status: .failed)
-        func fail(_ code: String, _ message: String) -> ItemResult {
-            result.status = .failed
-            result.errorCode = code
-            result.errorMessage = message
-            return result
+        switch await prepare(item, context) {
+        case .finished(let result): return result
+        case .ready(let result, let output, let request):
+            return await call(item, context, request: request, output: output, result: result)
         }
+    }
+
+    /// Where the item's output goes (skipped or failed when it exists, as output.onExisting
+    /// says), its input, and its request.
+    func prepare(_ item: WorkItem, _ context: ItemContext) async -> Preparation {
+        var result = ItemResult(id: item.id, index: item.index, input: item.inputURI, output: nil, status: .failed)
+        func fail(_ code: String, _ message: String) -> Preparation { .finished(result.failed(code, message)) }
         if case .unreadable(let problem) = item.source { return fail(problem.code, problem.message) }
         // where it goes, and whether it is there already
         let output: StorageURI
@@ -283,7 +311,7 @@ public final class Runner: Sendable {
                 if context.job.output.onExisting == .skip {
                     await context.collection?.addExisting(item, output: output, storage: context.storage)
                     result.status = .skipped
-                    return result
+                    return .finished(result)
                 }
                 return fail("OutputExists", "\(output) exists and output.onExisting is fail")
             }
@@ -314,12 +342,21 @@ public final class Runner: Sendable {
                 return fail("InputReadFailed", "\(error)")
             }
         }
-        var request: ConverseRequest
+        let request: ConverseRequest
         do {
             request = try context.builder.request(for: item, input: inputText, attachment: attachment)
         } catch {
             return fail("TemplateError", error.message)
         }
+        return .ready(result, output: output, request: request)
+    }
+
+    /// The item's model calls (follow-ups too, with output.schema), then its output.
+    func call(_ item: WorkItem, _ context: ItemContext, request: ConverseRequest, output: StorageURI,
+              result: ItemResult) async -> ItemResult? {
+        var result = result
+        var request = request
+        func fail(_ code: String, _ message: String) -> ItemResult { result.failed(code, message) }
         // the budget: admit the item only if what is spent, plus the worst case of every call in
         // flight and of this one, stays within it (only a successful call is billed)
         var worstUSD = 0.0
@@ -382,7 +419,14 @@ public final class Runner: Sendable {
             }
         }
         result.latencyMs = Int(((clock() - started) * 1000).rounded())
-        // the output, written whole; never over an existing one unless asked
+        return await writeOutput(response, value: value, item: item, to: output, result: result, context)
+    }
+
+    /// Writes an answered item's output, whole; never over an existing one unless asked.
+    func writeOutput(_ response: ConverseResponse, value: JSONValue?, item: WorkItem, to output: StorageURI,
+                     result: ItemResult, _ context: ItemContext) async -> ItemResult {
+        var result = result
+        func fail(_ code: String, _ message: String) -> ItemResult { result.failed(code, message) }
         let body: Data
         let contentType: String
         switch context.job.output.format {
