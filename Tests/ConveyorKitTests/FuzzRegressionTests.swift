@@ -1,0 +1,38 @@
+import Foundation
+import Testing
+@testable import ConveyorKit
+
+/// Inputs found by the libFuzzer harnesses (Fuzz/, docs/fuzzing.md), each once a crash or a
+/// value accepted that no job means, now a located error.
+@Suite struct FuzzRegressionTests {
+    /// fuzz-job: `Int64(seconds * 1000)` trapped on a duration too large for Int64 milliseconds.
+    @Test(arguments: ["1e300s", "1e20", "inf", "infinity", "1e999ms", "99999999999999999999h", "1e16s"])
+    func durationsTooLargeAreNotDurations(text: String) {
+        #expect(DurationText.parse(text) == nil)
+    }
+
+    @Test func theLargestDurationsStillParse() {
+        #expect(DurationText.parse("1000000h") == .seconds(3_600_000_000))
+        #expect(DurationText.parse("0.0001s") == .zero)
+    }
+
+    @Test func aHugeTimeoutIsALocatedError() {
+        let found = errors(replacing("  connectTimeout:", with: "  connectTimeout: 1e300s"))
+            .map { "\($0.location!.line):\($0.location!.column): \($0.message)" }
+        #expect(found.count == 1, "\(found)")
+        #expect(found.first?.hasPrefix("31:19: limits.connectTimeout '1e300s' is not a duration") == true, "\(found)")
+    }
+
+    /// Double() reads nan and inf; a limit of nan passed every bound check (all comparisons false).
+    @Test(arguments: [
+        ("  temperature:", "  temperature: nan", "8:16: model.temperature must be a number, found 'nan'"),
+        ("  requestsPerMinute:", "  requestsPerMinute: NaN", "28:22: limits.requestsPerMinute must be a number, found 'NaN'"),
+        ("  budgetUSD:", "  budgetUSD: inf", "34:14: limits.budgetUSD must be a number, found 'inf'"),
+        ("  tokensPerMinute:", "  tokensPerMinute: 1e999", "29:20: limits.tokensPerMinute must be a number, found '1e999'"),
+    ])
+    func nonFiniteNumbersAreRefused(prefix: String, replacement: String, expected: String) {
+        let found = errors(replacing(prefix, with: replacement))
+            .map { "\($0.location!.line):\($0.location!.column): \($0.message)" }
+        #expect(found == [expected])
+    }
+}
