@@ -47,7 +47,7 @@ for sanitizer in $SANITIZERS; do
         >"$scratch/test.log" 2>&1
     rc=$?
     reports=$(grep -cE "$pattern" "$scratch/test.log")
-    summary=$(grep -E '^(✔|✘|􁁛|􀢄)? *Test run with|Executed [0-9]+ tests' "$scratch/test.log" | tail -2 | tr '\n' ' ')
+    summary=$(grep -E 'Test run with [0-9]+ tests' "$scratch/test.log" | tail -1)
     echo "sanitize: $sanitizer: swift test exit $rc, $reports sanitizer report(s); $summary"
     if [ "$rc" -ne 0 ] || [ "$reports" -ne 0 ]; then
         grep -m3 -A20 -E "$pattern" "$scratch/test.log" >&2

@@ -7,18 +7,16 @@ import FuzzSupport
 @testable import ConveyorKit
 
 @main
-enum FuzzJob {
-    static func main() { fuzzMain(fuzzJob) }
-}
-
-func fuzzJob(_ input: UnsafeBufferPointer<UInt8>) {
-    let bytes = Data(input)
-    do {
-        let document = try YAMLDocument(path: "fuzz.yaml", data: bytes)
-        let job = try JobLoader.load(document, overrides: ["team": "fuzz"])
-        _ = job.warnings.map(\.description)
-    } catch {
-        // Every refusal must be a located, printable diagnostic.
-        _ = error.description
+enum FuzzJob: FuzzHarness {
+    static func fuzz(_ input: UnsafeBufferPointer<UInt8>) {
+        let bytes = Data(input)
+        do {
+            let document = try YAMLDocument(path: "fuzz.yaml", data: bytes)
+            let job = try JobLoader.load(document, overrides: ["team": "fuzz"])
+            _ = job.warnings.map(\.description)
+        } catch {
+            // Every refusal must be a located, printable diagnostic.
+            _ = error.description
+        }
     }
 }

@@ -13,34 +13,32 @@ private let run = TemplateValues.Run(jobName: "fuzz-job", runID: "20261130T02000
 private let locator = TemplateLocator.lines(file: "fuzz.yaml", line: 7, column: 11, indentation: 2)
 
 @main
-enum FuzzTemplate {
-    static func main() { fuzzMain(fuzzTemplate) }
-}
-
-func fuzzTemplate(_ input: UnsafeBufferPointer<UInt8>) {
-    let split = input.firstIndex(of: 0) ?? input.count
-    let text = String(decoding: input[..<split], as: UTF8.self)
-    var record: TemplateRecord?
-    if split < input.count, case .object(let object)? = try? JSONValue.parse(Data(input[(split + 1)...])) {
-        record = .json(object)
-    }
-    let item = TemplateValues.Item(id: "item-1", index: 3, key: "tickets/2026/123.txt", input: "Printer on fire",
-                                   record: record)
-    let values = TemplateValues(run: run, item: item)
-    let scope = TemplateScope.perItem(records: true, vars: ["team", "a"])
-    do {
-        let template = try Template(text, scope: scope, locator: locator)
-        _ = template.constantText
-        _ = try? template.render(values)
-        _ = try? template.render(TemplateValues(run: run, item: nil))
-    } catch {
-        _ = error.description
-    }
-    do {
-        let output = try OutputKeyTemplate(text, scope: scope, locator: locator)
-        _ = output.sameKeyError
-        _ = try? output.render(values)
-    } catch {
-        _ = error.description
+enum FuzzTemplate: FuzzHarness {
+    static func fuzz(_ input: UnsafeBufferPointer<UInt8>) {
+        let split = input.firstIndex(of: 0) ?? input.count
+        let text = String(decoding: input[..<split], as: UTF8.self)
+        var record: TemplateRecord?
+        if split < input.count, case .object(let object)? = try? JSONValue.parse(Data(input[(split + 1)...])) {
+            record = .json(object)
+        }
+        let item = TemplateValues.Item(id: "item-1", index: 3, key: "tickets/2026/123.txt", input: "Printer on fire",
+                                       record: record)
+        let values = TemplateValues(run: run, item: item)
+        let scope = TemplateScope.perItem(records: true, vars: ["team", "a"])
+        do {
+            let template = try Template(text, scope: scope, locator: locator)
+            _ = template.constantText
+            _ = try? template.render(values)
+            _ = try? template.render(TemplateValues(run: run, item: nil))
+        } catch {
+            _ = error.description
+        }
+        do {
+            let output = try OutputKeyTemplate(text, scope: scope, locator: locator)
+            _ = output.sameKeyError
+            _ = try? output.render(values)
+        } catch {
+            _ = error.description
+        }
     }
 }

@@ -24,25 +24,23 @@ private let s3 = S3Client(client: AWSClient(
     transport: NoTransport()))
 
 @main
-enum FuzzXML {
-    static func main() { fuzzMain(fuzzXML) }
-}
-
-func fuzzXML(_ input: UnsafeBufferPointer<UInt8>) {
-    let body = Data(input)
-    if let root = try? XMLElement.parse(body) {
-        _ = root.localName
-        _ = root.text(of: "Code")
-    }
-    if let page = try? s3.parseListing(HTTPResponse(status: 200, body: body), operation: "ListObjectsV2") {
-        _ = page.objects.map(\.key)
-    }
-    var headers = HTTPHeaders()
-    headers.add("x-amz-request-id", "FUZZ0001")
-    for status in [400, 503] {
-        let error = s3.client.error(from: HTTPResponse(status: status, headers: headers, body: body),
-                                    operation: "HeadObject")
-        _ = S3Client.isRegionRedirect(error, operation: "HeadObject")
-        _ = error.description
+enum FuzzXML: FuzzHarness {
+    static func fuzz(_ input: UnsafeBufferPointer<UInt8>) {
+        let body = Data(input)
+        if let root = try? XMLElement.parse(body) {
+            _ = root.localName
+            _ = root.text(of: "Code")
+        }
+        if let page = try? s3.parseListing(HTTPResponse(status: 200, body: body), operation: "ListObjectsV2") {
+            _ = page.objects.map(\.key)
+        }
+        var headers = HTTPHeaders()
+        headers.add("x-amz-request-id", "FUZZ0001")
+        for status in [400, 503] {
+            let error = s3.client.error(from: HTTPResponse(status: status, headers: headers, body: body),
+                                        operation: "HeadObject")
+            _ = S3Client.isRegionRedirect(error, operation: "HeadObject")
+            _ = error.description
+        }
     }
 }
