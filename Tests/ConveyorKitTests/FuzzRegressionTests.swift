@@ -35,4 +35,29 @@ import Testing
             .map { "\($0.location!.line):\($0.location!.column): \($0.message)" }
         #expect(found == [expected])
     }
+
+    /// fuzz-json: a blank line (here 100 CRs) longer than the line limit was skipped when the
+    /// object came in one chunk and InputTooLarge when it came in small ones, so the items of a
+    /// jsonl input depended on where GetObject's chunks happened to end.
+    @Test func aLongBlankLineReadsTheSameInAnyChunks() {
+        let data = Data(("{\"id\": 1}\n" + String(repeating: "\r", count: 100) + "\n\n{\"id\": 2}\n").utf8)
+        let whole = JSONLReader.read(data, maxLineBytes: 64)
+        for chunkSize in [1, 5, 64] {
+            var reader = JSONLReader(maxLineBytes: 64)
+            var entries: [JSONLReader.Entry] = []
+            for start in stride(from: 0, to: data.count, by: chunkSize) {
+                entries += reader.feed(data.subdata(in: start..<min(start + chunkSize, data.count)))
+            }
+            entries += reader.finish()
+            #expect(entries == whole, "chunks of \(chunkSize)")
+        }
+        #expect(whole.count == 3)
+        #expect(whole.compactMap { try? $0.get().line } == [1, 4])
+        if case .failure(let error) = whole[1] {
+            #expect(error.line == 2)
+            #expect(error.problem == .inputTooLarge("the line is longer than the limit of 64 bytes"))
+        } else {
+            Issue.record("line 2 should be InputTooLarge: \(whole)")
+        }
+    }
 }
