@@ -76,7 +76,10 @@ for h in $FUZZ_HARNESSES; do
     # -timeout: an input taking 10 s is a hang; -rss_limit_mb: 2 GiB is an out-of-memory bug.
     # Leaks are checked (libFuzzer's -detect_leaks); the suppressions are the ones of `make
     # sanitize` (one-time global initialisers, whose tagged pointers LeakSanitizer cannot follow).
-    LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt${LSAN_OPTIONS:+ $LSAN_OPTIONS}" "$binary" \
+    # SWIFT_BACKTRACE: Swift's crash backtracer reads the crashed stack from another thread,
+    # which ASan reports as a second, spurious error after the real one.
+    SWIFT_BACKTRACE=enable=no \
+        LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt${LSAN_OPTIONS:+ $LSAN_OPTIONS}" "$binary" \
         -max_total_time="$FUZZ_SECONDS" -max_len="$(max_len "$h")" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" \
         "$corpus" "Fuzz/corpus/$h" >"$log" 2>&1
