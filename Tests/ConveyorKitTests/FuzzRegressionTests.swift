@@ -2,10 +2,11 @@ import Foundation
 import Testing
 @testable import ConveyorKit
 
-/// Inputs found by the libFuzzer harnesses (Fuzz/, docs/fuzzing.md), each once a crash or a
-/// value accepted that no job means, now a located error.
+/// Faults found by the libFuzzer harnesses (Fuzz/, docs/fuzzing.md) or while writing them, each
+/// with its input: once a crash, a value accepted that no job means, or a reading that depended
+/// on chunking.
 @Suite struct FuzzRegressionTests {
-    /// fuzz-job: `Int64(seconds * 1000)` trapped on a duration too large for Int64 milliseconds.
+    /// Found writing fuzz-job: `Int64(seconds * 1000)` trapped on a duration past Int64 milliseconds.
     @Test(arguments: ["1e300s", "1e20", "inf", "infinity", "1e999ms", "99999999999999999999h", "1e16s"])
     func durationsTooLargeAreNotDurations(text: String) {
         #expect(DurationText.parse(text) == nil)
