@@ -9,6 +9,10 @@
 #   make bench   Conveyor vs the boto3 peer on moto + conveyor-emulator (Benchmarks/bench.sh, scenarios
 #                BENCH_SCENARIOS=A,A2,B,C,D, BENCH_REPEAT=3 runs each; writes Benchmarks/results/DATE.md/.json), then the transport
 #                benchmark, release build; BENCH_TRANSPORT=0 skips the transport benchmark
+#   make fuzz    the libFuzzer harnesses of Fuzz/ (job, template, xml, json, config), each for FUZZ_SECONDS
+#                (default 60) one after the other; fails on a crash (scripts/fuzz.sh, docs/fuzzing.md)
+#   make sanitize  the whole test suite under the address and the thread sanitizer (SANITIZERS=address
+#                or thread for one), in .build/asan and .build/tsan (scripts/sanitize.sh, docs/fuzzing.md)
 #   make clean   stop leftover test servers, remove build products and .testenv/
 #   make release conveyor and conveyor-emulator, optimised, with the Swift runtime and the C++ runtime
 #                linked in: they need only the host's libc (with libgcc_s), libcurl and libcrypto.
@@ -28,6 +32,7 @@ PYTHON ?= python3
 BENCH_SCENARIOS ?= A,A2,B,C,D
 BENCH_TRANSPORT ?= 1
 BENCH_REPEAT ?= 3
+FUZZ_SECONDS ?= 60
 SWIFT_BUILD_FLAGS ?= -Xswiftc -warnings-as-errors
 SWIFT_TEST_FLAGS ?=
 export SWIFT PYTHON SWIFT_BUILD_FLAGS SWIFT_TEST_FLAGS
@@ -42,7 +47,7 @@ RELEASE_FLAGS ?= -c release --static-swift-stdlib -Xswiftc -L$(STATIC_CXX_DIR) $
 RELEASE_PRODUCTS ?= conveyor conveyor-emulator
 RELEASE_BIN = .build/release
 
-.PHONY: setup build test selftest demo bench clean release release-build install release-test
+.PHONY: setup build test selftest demo bench fuzz sanitize clean release release-build install release-test
 
 setup:
 	@scripts/setup.sh
@@ -70,6 +75,12 @@ bench: setup $(STATIC_CXX_DIR)/libstdc++.so
 	else \
 		echo "make bench: no benchmark yet (Benchmarks/transport-bench)"; \
 	fi
+
+fuzz: setup
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+sanitize: setup
+	@scripts/sanitize.sh
 
 clean:
 	@scripts/test-env.sh stop

@@ -115,3 +115,24 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer harnesses (Fuzz/, see docs/fuzzing.md). Declared only when CONVEYOR_FUZZ=1, so that
+// `swift build` and `swift test` never see them: they only link with `-sanitize=fuzzer`
+// (libFuzzer). `make fuzz` sets the variable and builds them in .build/fuzz.
+if Context.environment["CONVEYOR_FUZZ"] == "1" {
+    package.targets.append(.systemLibrary(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"))
+    package.targets.append(.target(
+        name: "FuzzSupport", dependencies: ["CLibFuzzer"], path: "Fuzz/FuzzSupport", swiftSettings: settings))
+    let harnesses: [(name: String, dependencies: [Target.Dependency])] = [
+        ("fuzz-job", ["ConveyorKit"]),
+        ("fuzz-template", ["ConveyorKit", "AWSCore"]),
+        ("fuzz-xml", ["AWSCore", "AWSServices"]),
+        ("fuzz-json", ["AWSCore", "AWSServices", "ConveyorKit"]),
+        ("fuzz-config", ["AWSCore"]),
+    ]
+    for harness in harnesses {
+        package.targets.append(.executableTarget(
+            name: harness.name, dependencies: harness.dependencies + ["FuzzSupport"], path: "Fuzz/\(harness.name)",
+            swiftSettings: settings))
+    }
+}

@@ -111,11 +111,16 @@ import Testing
 
     // MARK: - Cancellation and shutdown
 
+    /// For requests the server never answers, which the test ends itself.
+    static let patient = HTTPTimeouts(connect: .seconds(60), read: .seconds(3600))
+
     @Test func cancelEndsARequestOnce() async throws {
         let queue = DispatchQueue(label: "transport-tests.cancel")
         let log = CompletionLog()
         let (results, continuation) = AsyncStream.makeStream(of: Result<HTTPResponse, TransportError>.self)
-        let handle = transport.start(try Fixture.request("GET", "/stall"), queue: queue) { result in
+        // A read timeout far beyond the test: on a slow run (a sanitizer, a loaded machine) the
+        // default 60 s could pass before the cancel, and the request would end as a timeout.
+        let handle = transport.start(try Fixture.request("GET", "/stall"), timeouts: Self.patient, queue: queue) { result in
             dispatchPrecondition(condition: .onQueue(queue))
             log.record()
             continuation.yield(result)
@@ -149,7 +154,7 @@ import Testing
     @Test func cancellingTheTaskCancelsTheRequest() async throws {
         let request = try Fixture.request("GET", "/stall")
         let transport = transport
-        let task = Task { try await transport.execute(request) }
+        let task = Task { try await transport.execute(request, timeouts: Self.patient) }
         try await Task.sleep(for: .milliseconds(100))
         task.cancel()
         let result = await task.result
@@ -164,7 +169,7 @@ import Testing
         let queue = DispatchQueue(label: "transport-tests.shutdown")
         let (results, continuation) = AsyncStream.makeStream(of: Result<HTTPResponse, TransportError>.self)
         for _ in 0..<5 {
-            transport.execute(stall, timeouts: .default, queue: queue) { result in
+            transport.execute(stall, timeouts: Self.patient, queue: queue) { result in
                 log.record()
                 continuation.yield(result)
             }

@@ -76,8 +76,9 @@ final class NGHTTPD {
                       "-nodes", "-keyout", key, "-out", caFile, "-days", "2", "-subj", "/CN=127.0.0.1",
                       "-addext", "subjectAltName=IP:127.0.0.1"])
         port = try Fixture.closedPort()
-        // `timeout` ends the server even if this process dies before stop().
-        pid = try Self.spawn(["/usr/bin/timeout", "120", Self.executable, "-a", "127.0.0.1", "--htdocs=\(docs.path)",
+        // `timeout` ends the server even if this process dies before stop(); long enough for a slow run
+        // (under TSan the suites took over 4 minutes, and a server killed at 120 s refused the test).
+        pid = try Self.spawn(["/usr/bin/timeout", "1800", Self.executable, "-a", "127.0.0.1", "--htdocs=\(docs.path)",
                               "--echo-upload", "-v", String(port), key, caFile], stdout: log.path)
         // Listening once a TCP connect succeeds (up to 30 s: a loaded machine starts it slowly).
         for _ in 0..<1500 {

@@ -142,7 +142,8 @@ import TestSupport
     }
 
     @Test func quotaThrottleIsTheModelledThrottlingException() async throws {
-        try await withEmulator({ $0.requestsPerMinute = 1 }, retry: .disabled) { bedrock, _ in
+        // the quota's clock stands still: a minute between the calls (a sanitizer run) must not refill it
+        try await withEmulator({ $0.requestsPerMinute = 1 }, retry: .disabled, clock: { 1000 }) { bedrock, _ in
             _ = try await bedrock.converse(ConverseRequest(modelId: "m", messages: [.user("first")]))
             let error = await capture { _ = try await bedrock.converse(ConverseRequest(modelId: "m", messages: [.user("second")])) }
             #expect(error?.kind == .throttled)

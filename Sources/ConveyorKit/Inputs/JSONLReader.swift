@@ -28,7 +28,7 @@ public struct JSONLRecord: Sendable, Equatable {
 ///   are skipped but counted;
 /// - a UTF-8 BOM at the start of the object is skipped;
 /// - each line must be UTF-8 and one JSON object (`InvalidInput` otherwise);
-/// - a line longer than `maxLineBytes` (terminator excluded) is `InputTooLarge`; its bytes are
+/// - a line longer than `maxLineBytes` (terminator excluded), blank or not, is `InputTooLarge`; its bytes are
 ///   discarded as they arrive, so memory stays bounded by the limit plus the chunk in hand.
 public struct JSONLReader: Sendable {
     public typealias Entry = Result<JSONLRecord, RecordError>
@@ -123,12 +123,14 @@ public struct JSONLReader: Sendable {
         }
         var count = bytes.count
         if count > 0, bytes[count - 1] == 0x0D { count -= 1 }
-        let content = UnsafeRawBufferPointer(rebasing: bytes[..<count])
-        if content.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
+        // Too long before blank: a long line fed in chunks is dropped before its end is seen, so
+        // whether it was blank is unknown then, and a line must read the same however it arrives.
         if count > maxLineBytes {
             out.append(.failure(RecordError(line: line, problem: .inputTooLarge(tooLong))))
             return
         }
+        let content = UnsafeRawBufferPointer(rebasing: bytes[..<count])
+        if content.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
         guard let raw = String(validating: content, as: UTF8.self) else {
             out.append(.failure(RecordError(line: line, problem: .invalidInput("the line is not valid UTF-8"))))
             return

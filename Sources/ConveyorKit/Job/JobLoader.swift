@@ -107,7 +107,8 @@ final class JobReader {
             if let minimum, value < minimum { error(node, "\(context) must be at least \(minimum), found \(value)") }
             if let maximum, value > maximum { error(node, "\(context) must be at most \(maximum), found \(value)") }
         case .number(let minimum, let maximum):
-            guard case .scalar(let s) = node, s.style == .plain, let value = Double(s.string) else {
+            // Double() also reads nan, inf and 1e999, which no limit or setting means.
+            guard case .scalar(let s) = node, s.style == .plain, let value = Double(s.string), value.isFinite else {
                 return error(node, "\(context) must be a number, found \(Self.describe(node))")
             }
             if let minimum, value < minimum { error(node, "\(context) must be at least \(Self.format(minimum)), found \(s.string)") }
@@ -532,17 +533,23 @@ final class JobReader {
 
 /// Durations as job files write them.
 public enum DurationText {
-    /// `500ms`, `5s`, `2m`, `1h`, `1.5s`, or a bare number of seconds.
+    /// `500ms`, `5s`, `2m`, `1h`, `1.5s`, or a bare number of seconds; nil for anything else,
+    /// including a number too large for a `Duration` in milliseconds (`1e300s`, `inf`).
     public static func parse(_ text: String) -> Duration? {
         let t = text.trimmingCharacters(in: .whitespaces)
-        if let seconds = Double(t), seconds >= 0 { return .milliseconds(Int64(seconds * 1000)) }
+        if let seconds = Double(t), seconds >= 0 { return milliseconds(seconds * 1000) }
         for (suffix, scale) in [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)] where t.hasSuffix(suffix) {
             let number = t.dropLast(suffix.count)
             guard let value = Double(number), value >= 0, number.first?.isNumber == true else { return nil }
             if suffix == "s" && number.hasSuffix("m") { return nil }
-            return .milliseconds(Int64((value * scale * 1000).rounded()))
+            return milliseconds((value * scale * 1000).rounded())
         }
         return nil
+    }
+
+    /// nil unless `ms` is a whole number of milliseconds that fits in an Int64 (not NaN or infinite).
+    private static func milliseconds(_ ms: Double) -> Duration? {
+        Int64(exactly: ms.rounded(.towardZero)).map { .milliseconds($0) }
     }
 }
 
