@@ -205,6 +205,11 @@ struct RecordCursor {
     var ready: [WorkItem] = []
     var readyIndex = 0
     var local: FileHandle?
+    /// The part of the last chunk read that is not parsed yet. A chunk is parsed a slice at a
+    /// time, so that the items waiting at once are a slice's worth (a few thousand), not a whole
+    /// chunk's (a 4 MiB range of short records is about 60,000 items).
+    var unparsed = Data()
+    static let parseSlice = 256 * 1024
 
     init(storage: Storage, object: StoredObject, key: String, format: InputFormat, idField: String?, maxBytes: Int,
          chunkSize: Int) {
@@ -223,14 +228,21 @@ struct RecordCursor {
             if finished { return nil }
             ready = []
             readyIndex = 0
-            let chunk = try await readChunk()
-            if chunk.isEmpty {
-                finished = true
-                try? local?.close()
-                try take(last: true, Data())
-            } else {
-                try take(last: false, chunk)
+            if unparsed.isEmpty {
+                let chunk = try await readChunk()
+                if chunk.isEmpty {
+                    finished = true
+                    try? local?.close()
+                    try take(last: true, Data())
+                    continue
+                }
+                unparsed = chunk
             }
+            // the readers take any split of their input, so a slice may end mid-record
+            let end = unparsed.index(unparsed.startIndex, offsetBy: min(Self.parseSlice, unparsed.count))
+            let slice = unparsed[unparsed.startIndex..<end]
+            unparsed = end == unparsed.endIndex ? Data() : unparsed[end...]
+            try take(last: false, Data(slice))
         }
         defer { readyIndex += 1 }
         return ready[readyIndex]
