@@ -139,6 +139,21 @@ import Testing
             #expect(throws: (any Error).self, "\(bad.prefix(20))") { try JSONValue.parse(Data(bad.utf8)) }
         }
     }
+
+    /// Numbers exactly as RFC 8259 writes them.
+    @Test func numbersFollowTheGrammar() throws {
+        for bad in ["+1", ".5", "01", "-01", "1.", "1.e3", "1e", "1e+", "-", "--1", "0x10", "1_000", "- 1", "[1.]"] {
+            #expect(throws: (any Error).self, "\(bad)") { try JSONValue.parse(Data(bad.utf8)) }
+        }
+        #expect(try JSONValue.parse(Data("0".utf8)) == .integer(0))
+        #expect(try JSONValue.parse(Data("-0".utf8)) == .integer(0))
+        #expect(try JSONValue.parse(Data("-12".utf8)) == .integer(-12))
+        #expect(try JSONValue.parse(Data("0.5".utf8)) == .double(0.5))
+        #expect(try JSONValue.parse(Data("-1.25e-2".utf8)) == .double(-0.0125))
+        #expect(try JSONValue.parse(Data("2E+3".utf8)) == .double(2000))
+        #expect(try JSONValue.parse(Data("[10,0,-3.5e1]".utf8)) == [10, 0, -35.0])
+        #expect(try JSONValue.parse(Data("9223372036854775808".utf8)) == .double(9_223_372_036_854_775_808))
+    }
 }
 
 /// A transport that must not be used (these tests never send).

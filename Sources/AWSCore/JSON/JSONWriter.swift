@@ -187,25 +187,37 @@ struct JSONReader {
         }
     }
 
+    /// RFC 8259's number: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`. Nothing else
+    /// (`+1`, `.5`, `01`, `1.`, `1e`) is a number.
     mutating func parseNumber() throws -> JSONValue {
         let start = i
+        func digitAt(_ index: Int) -> Bool {
+            index < bytes.count && bytes[index] >= UInt8(ascii: "0") && bytes[index] <= UInt8(ascii: "9")
+        }
+        func digits() { while digitAt(i) { i += 1 } }
         if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
+        guard digitAt(i) else { throw fail(i == start ? "expected a value" : "invalid number: no digit after '-'") }
+        if bytes[i] == UInt8(ascii: "0") {
+            i += 1
+            if digitAt(i) { throw fail("invalid number: a leading zero") }
+        } else {
+            digits()
+        }
         var isInteger = true
-        while i < bytes.count {
-            let b = bytes[i]
-            if b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") {
-                i += 1
-            } else if b == UInt8(ascii: ".") || b == UInt8(ascii: "e") || b == UInt8(ascii: "E")
-                || b == UInt8(ascii: "+") || b == UInt8(ascii: "-")
-            {
-                isInteger = false
-                i += 1
-            } else {
-                break
-            }
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+            isInteger = false
+            i += 1
+            guard digitAt(i) else { throw fail("invalid number: no digit after the decimal point") }
+            digits()
+        }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            isInteger = false
+            i += 1
+            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            guard digitAt(i) else { throw fail("invalid number: no digit in the exponent") }
+            digits()
         }
         let text = String(decoding: bytes[start..<i], as: UTF8.self)
-        guard !text.isEmpty, text != "-" else { throw fail("expected a value") }
         if isInteger, let value = Int64(text) { return .integer(value) }
         guard let value = Double(text) else { throw fail("invalid number \(text)") }
         return .double(value)
