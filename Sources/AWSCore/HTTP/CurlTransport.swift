@@ -100,13 +100,15 @@ public final class CurlTransport: HTTPTransport {
     }
 
     /// Sends `request` and suspends until the response arrives; cancelling the task cancels the
-    /// request (`TransportError.Kind.cancelled`).
+    /// request (`TransportError.Kind.cancelled`). The caller is resumed from the transfer loop's
+    /// own queue: resuming only enqueues the task, so no completion queue (and no thread of its
+    /// own) stands between a response and its caller.
     public func execute(_ request: HTTPRequest, timeouts: HTTPTimeouts = .default) async throws(TransportError) -> HTTPResponse {
         let state = AsyncRequestState()
         let result: Result<HTTPResponse, TransportError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 state.start {
-                    start(request, timeouts: timeouts, queue: transportCompletionQueue) { continuation.resume(returning: $0) }
+                    start(request, timeouts: timeouts, queue: loop.queue) { continuation.resume(returning: $0) }
                 } orElse: {
                     continuation.resume(returning: .failure(
                         TransportError(kind: .cancelled, message: "the request was cancelled", requestSent: false)))

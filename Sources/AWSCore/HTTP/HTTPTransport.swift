@@ -59,17 +59,29 @@ public protocol HTTPTransport: Sendable {
         _ request: HTTPRequest, timeouts: HTTPTimeouts, queue: DispatchQueue,
         completion: @escaping @Sendable (Result<HTTPResponse, TransportError>) -> Void
     )
+
+    /// Sends `request` and suspends until the response (or a transport error) arrives. A
+    /// requirement, so that a transport can resume the caller without a hop through a completion
+    /// queue (the default below makes one).
+    func execute(_ request: HTTPRequest, timeouts: HTTPTimeouts) async throws(TransportError) -> HTTPResponse
 }
 
 extension HTTPTransport {
     /// Sends `request` and suspends until the response (or a transport error) arrives.
-    public func execute(_ request: HTTPRequest, timeouts: HTTPTimeouts = .default) async throws(TransportError) -> HTTPResponse {
+    public func execute(_ request: HTTPRequest, timeouts: HTTPTimeouts) async throws(TransportError) -> HTTPResponse {
         let result: Result<HTTPResponse, TransportError> = await withCheckedContinuation { continuation in
             execute(request, timeouts: timeouts, queue: transportCompletionQueue) { result in
                 continuation.resume(returning: result)
             }
         }
         return try result.get()
+    }
+}
+
+extension HTTPTransport {
+    /// `execute(_:timeouts:)` with the default timeouts.
+    public func execute(_ request: HTTPRequest) async throws(TransportError) -> HTTPResponse {
+        try await execute(request, timeouts: .default)
     }
 }
 
