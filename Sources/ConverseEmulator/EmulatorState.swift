@@ -1,3 +1,4 @@
+import AWSCore
 import Foundation
 import Synchronization
 
@@ -106,18 +107,4 @@ final class EmulatorState: Sendable {
     }
 }
 
-/// A small, fast, seedable generator, so that fault and jitter draws repeat from run to run.
-struct SplitMix64: Sendable {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-}

@@ -1,3 +1,4 @@
+import AWSCore
 import ConverseEmulator
 import Foundation
 @testable import ConveyorKit
@@ -114,7 +115,7 @@ struct GovernorSimulation {
 
     /// The items' token counts, drawn from the seed.
     func makeItems() -> [Item] {
-        var rng = SimRandom(seed: scenario.seed &+ 1000)
+        var rng = SplitMix64(seed: scenario.seed &+ 1000)
         return (0..<scenario.items).map { _ in
             Item(input: rng.int(in: scenario.inputTokens), output: rng.int(in: scenario.outputTokens))
         }
@@ -154,9 +155,9 @@ struct GovernorSimulation {
 
     func run() -> Result {
         var items = makeItems()
-        var rng = SimRandom(seed: scenario.seed)
-        var jitterRNG = SimRandom(seed: scenario.seed &+ 7)
-        let governor = RateGovernor(configuration: configuration, now: 0, random: { jitterRNG.unit() })
+        var rng = SplitMix64(seed: scenario.seed)
+        var jitterRNG = SplitMix64(seed: scenario.seed &+ 7)
+        let governor = RateGovernor(configuration: configuration, now: 0, random: { jitterRNG.nextUnit() })
         func buckets(_ factor: Double, now: Double) -> QuotaBuckets {
             QuotaBuckets(requestsPerMinute: scenario.rpm.map { $0 * factor },
                          tokensPerMinute: scenario.tpm.map { $0 * factor }, burstSeconds: scenario.burst, now: now)
@@ -236,7 +237,7 @@ struct GovernorSimulation {
                         admissions.append(now)
                         let used = configuration.usage(inputTokens: items[index].input,
                                                        outputTokens: items[index].output)
-                        let latency = scenario.latency * (1 + scenario.jitter * (2 * rng.unit() - 1))
+                        let latency = scenario.latency * (1 + scenario.jitter * (2 * rng.nextUnit() - 1))
                         schedule(now + max(0.001, latency),
                                  .completion(item: index, ticket: ticket, outcome: .success(usedTokens: used)))
                     case .tooManyRequests:
@@ -316,21 +317,9 @@ struct GovernorSimulation {
     }
 }
 
-/// SplitMix64: small, fast, seedable.
-struct SimRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-
+/// The simulation's draws: AWSCore's SplitMix64, and a whole number by the draw's remainder (kept
+/// as it was, so that the recorded figures repeat).
+extension SplitMix64 {
     mutating func int(in range: ClosedRange<Int>) -> Int {
         range.lowerBound + Int(next() % UInt64(range.upperBound - range.lowerBound + 1))
     }
