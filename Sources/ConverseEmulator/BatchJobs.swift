@@ -179,11 +179,7 @@ final class BatchJobStore: Sendable {
         return .object(o)
     }
 
-    static func iso(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
+    static func iso(_ date: Date) -> String { Timestamp.iso8601(date) }
 
     // MARK: Processing
 

@@ -356,11 +356,5 @@ enum SignatureCheck {
         return nil
     }
 
-    static func parseAmzDate(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return formatter.date(from: text)
-    }
+    static func parseAmzDate(_ text: String) -> Date? { Timestamp.parseCompact(text) }
 }

@@ -21,6 +21,18 @@ import Testing
         #expect(Timestamp.compact(date) == foundation("yyyyMMdd'T'HHmmss'Z'", date))
     }
 
+    @Test(arguments: dates) func readsTheCompactFormBack(_ date: Date) {
+        let whole = Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down))
+        #expect(Timestamp.parseCompact(foundation("yyyyMMdd'T'HHmmss'Z'", date)) == whole)
+    }
+
+    @Test func refusesWhatIsNotTheCompactForm() {
+        for bad in ["", "20261130T020004", "20261130 020004Z", "2026-11-30T02:00:04Z", "20261330T020004Z",
+                    "20261130T250004Z", "20261130T02000aZ", "20261130T0200040Z"] {
+            #expect(Timestamp.parseCompact(bad) == nil, "\(bad)")
+        }
+    }
+
     @Test(arguments: dates) func parsesHTTPDatesAndISO8601(_ date: Date) {
         let whole = Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down))
         #expect(Timestamp.parseHTTPDate(foundation("EEE, dd MMM yyyy HH:mm:ss 'GMT'", date)) == whole)

@@ -118,12 +118,7 @@ public struct AWSError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// `20261130T020000Z` (SigV4) or `2026-11-30T02:00:00Z` (ISO 8601).
     static func parseTime(_ text: String) -> Date? {
-        if let date = ISO8601Timestamp.parse(text) { return date }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return formatter.date(from: text)
+        ISO8601Timestamp.parse(text) ?? Timestamp.parseCompact(text)
     }
 
     static func clockHint(_ skew: TimeInterval) -> String {

@@ -31,6 +31,26 @@ public enum Timestamp {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// `20261130T020004Z`, exactly (the inverse of `compact`: SigV4's `X-Amz-Date`, the dates in
+    /// AWS's signature-expired messages); nil for anything else.
+    public static func parseCompact(_ text: String) -> Date? {
+        let s = Array(text.utf8)
+        guard s.count == 16, s[8] == UInt8(ascii: "T"), s[15] == UInt8(ascii: "Z") else { return nil }
+        func number(_ from: Int, _ count: Int) -> Int? {
+            var value = 0
+            for k in from..<(from + count) {
+                guard s[k] >= 48, s[k] <= 57 else { return nil }
+                value = value * 10 + Int(s[k] - 48)
+            }
+            return value
+        }
+        guard let year = number(0, 4), let month = number(4, 2), let day = number(6, 2), let hour = number(9, 2),
+              let minute = number(11, 2), let second = number(13, 2),
+              (1...12).contains(month), (1...31).contains(day), hour <= 23, minute <= 59, second <= 60 else { return nil }
+        return Date(timeIntervalSince1970: Double(epochSeconds(year: year, month: month, day: day, hour: hour,
+                                                               minute: minute, second: second)))
+    }
+
     /// An ISO 8601 timestamp as AWS services write them (`2026-11-30T02:00:04.000Z`, with or
     /// without a fraction, `Z` or an offset).
     public static func parseISO8601(_ text: String) -> Date? { ISO8601Timestamp.parse(text) }
