@@ -396,10 +396,7 @@ extension Storage {
                 throw Self.map(error, uri: uri)
             }
         case .file(let path):
-            return try LocalFiles.withDirectoryLock(path) {
-                guard LocalFiles.head(path) != nil else { return .missing }
-                let current = try LocalFiles.read(path, maxBytes: nil)
-                guard LocalFiles.tag(current) == etag else { return .conflict }
+            return try LocalFiles.ifTagMatches(path, etag) {
                 _ = try LocalFiles.write(path, data: data, ifAbsent: false)
                 return .done(etag: LocalFiles.tag(data))
             }
@@ -437,9 +434,7 @@ extension Storage {
                 throw Self.map(error, uri: uri)
             }
         case .file(let path):
-            return try LocalFiles.withDirectoryLock(path) {
-                guard LocalFiles.head(path) != nil else { return .missing }
-                guard LocalFiles.tag(try LocalFiles.read(path, maxBytes: nil)) == etag else { return .conflict }
+            return try LocalFiles.ifTagMatches(path, etag) {
                 if unlink(path) != 0 {
                     if errno == ENOENT { return .missing }
                     throw LocalFiles.error(path, "DeleteFailed")
@@ -560,6 +555,17 @@ extension LocalFiles {
     /// Runs `body` holding an exclusive `flock(2)` on the directory of `path` (created if
     /// needed), which every conditional replace and delete in that directory takes: the
     /// compare-and-swap of the local store. Held for one small read and write.
+    /// The local store's conditional change: under the directory's lock, `.missing` when there is
+    /// no file, `.conflict` when its tag is not `etag`, else what `change` does.
+    static func ifTagMatches(_ path: String, _ etag: String,
+                             _ change: () throws -> ConditionalOutcome) throws -> ConditionalOutcome {
+        try withDirectoryLock(path) {
+            guard head(path) != nil else { return .missing }
+            guard tag(try read(path, maxBytes: nil)) == etag else { return .conflict }
+            return try change()
+        }
+    }
+
     static func withDirectoryLock<T>(_ path: String, _ body: () throws -> T) throws -> T {
         var directory = (path as NSString).deletingLastPathComponent
         if directory.isEmpty { directory = "." }
