@@ -150,9 +150,13 @@ struct ItemOptions: ParsableArguments {
 
     /// `--run-id`, else `CONVEYOR_RUN_ID`, else a new id.
     func runIdentity() throws -> RunIdentity {
-        let given = runId ?? ProcessInfo.processInfo.environment["CONVEYOR_RUN_ID"].flatMap { $0.isEmpty ? nil : $0 }
-        return try given.map { id throws(ConfigurationError) in try RunIdentity.given(id) } ?? .new()
+        try givenRunID(runId).map { id throws(ConfigurationError) in try RunIdentity.given(id) } ?? .new()
     }
+}
+
+/// The run id the caller chose: the `--run-id` option, else a non-empty `CONVEYOR_RUN_ID`.
+func givenRunID(_ option: String?) -> String? {
+    option ?? ProcessInfo.processInfo.environment["CONVEYOR_RUN_ID"].flatMap { $0.isEmpty ? nil : $0 }
 }
 
 struct Plan: AsyncParsableCommand {

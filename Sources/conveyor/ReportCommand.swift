@@ -92,8 +92,7 @@ struct Report: AsyncParsableCommand {
 
         /// The shard reports of `--run-id` in `--shards` shards, from the job's report location.
         private func locateShardReports(jobPath: String) throws -> ShardReports {
-            let environmentID = ProcessInfo.processInfo.environment["CONVEYOR_RUN_ID"].flatMap { $0.isEmpty ? nil : $0 }
-            guard let id = runId ?? environmentID else {
+            guard let id = givenRunID(runId) else {
                 throw ValidationError("--job needs the run id the shards shared: --run-id ID (or CONVEYOR_RUN_ID)")
             }
             let overrides = try parseVars(vars)
