@@ -82,13 +82,19 @@ def stop(proc):
         proc.wait()
 
 
+class Samples(list):
+    """(seconds, threads, RSS KiB) tuples, and `peak_names`: the thread names at the highest count."""
+    peak_names = ()
+
+
 class Sampler:
     """Samples the measured process (the child of /usr/bin/time) every `every` seconds from /proc:
-    its thread count and resident memory, with the time of each sample."""
+    its thread count and resident memory, with the time of each sample, and the names of its threads
+    (/proc/PID/task/*/comm) when it had the most."""
 
     def __init__(self, time_pid, every=0.1):
         import threading
-        self.time_pid, self.every, self.samples = time_pid, every, []
+        self.time_pid, self.every, self.samples = time_pid, every, Samples()
         self.done = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -107,8 +113,11 @@ class Sampler:
             if pid:
                 try:
                     fields = dict(line.split(":", 1) for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines())
-                    self.samples.append((time.monotonic() - start, int(fields["Threads"]),
-                                         int(fields["VmRSS"].split()[0])))
+                    threads = int(fields["Threads"])
+                    self.samples.append((time.monotonic() - start, threads, int(fields["VmRSS"].split()[0])))
+                    if threads > len(self.samples.peak_names):
+                        self.samples.peak_names = sorted(t.joinpath("comm").read_text().strip()
+                                                 for t in pathlib.Path(f"/proc/{pid}/task").iterdir())
                 except (OSError, KeyError, ValueError):
                     pass
             self.done.wait(self.every)
@@ -117,6 +126,14 @@ class Sampler:
         self.done.set()
         self.thread.join()
         return self.samples
+
+
+def thread_summary(names):
+    """`main, 2 × worker` style: each distinct thread name with its count."""
+    counts = {}
+    for n in names:
+        counts[n] = counts.get(n, 0) + 1
+    return ", ".join(n if c == 1 else f"{c} × {n}" for n, c in counts.items())
 
 
 def timed(argv, work, tag, sample_every=None):
@@ -334,7 +351,8 @@ limits: {{concurrency: {sc.get('concurrency', CONCURRENCY)}}}
                            output_tokens=stats["outputTokens"], cpu_s=round(cpu, 2),
                            cpu_ms_per_item=round(cpu * 1000 / sc["items"], 2), peak_rss_mib=round(rss / 1024, 1),
                            peak_threads=max((t for _, t, _ in samples), default=None),
-                           max_in_flight=stats.get("maxInFlight"))
+                           max_in_flight=stats.get("maxInFlight"),
+                           thread_names=thread_summary(samples.peak_names) if runner == "conveyor" else None)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
         if "D" in requested:
@@ -387,6 +405,9 @@ limits: {{concurrency: {sc.get('concurrency', CONCURRENCY)}}}
         f"| {r['cpu_s']:.2f} | {r['cpu_ms_per_item']} | {r['peak_rss_mib']} | {r['peak_threads']} "
         f"| {r['max_in_flight']} |" for r in rows]
     table = "\n".join(lines)
+    named = [r for r in rows if r.get("thread_names")]
+    threads_md = ("\nConveyor's threads when it had the most (names from /proc/PID/task/*/comm):\n\n" + "\n".join(
+        f"- {r['scenario']} run {r['rep']}: {r['peak_threads']}: {r['thread_names']}" for r in named) + "\n") if named else ""
     scale_md = scale_markdown(scale) if scale else ""
     print()
     print(stable)
@@ -441,6 +462,7 @@ Throttles and calls come from the emulator's `/__stats`.
 ## Every run
 
 {table}
+{threads_md}
 {scale_md}"""
     (out_dir / f"{stamp}.md").write_text(md)
     print(f"\nwrote Benchmarks/results/{stamp}.md and .json")

@@ -206,7 +206,7 @@ final class SignalWatcher {
     let sources: [any DispatchSourceSignal]
 
     init(onFirst: @escaping @Sendable () -> Void) {
-        let queue = DispatchQueue(label: "conveyor.signals")
+        let queue = EventQueues.serial("conveyor.signals")
         let count = Mutex(0)
         var made: [any DispatchSourceSignal] = []
         for sig in [SIGINT, SIGTERM] {

@@ -60,7 +60,7 @@ final class CurlLoop: @unchecked Sendable {
     init(options: CurlTransport.Options) {
         precondition(curlGlobalSetUp, "curl_global_init failed")
         self.options = options
-        queue = DispatchQueue(label: "conveyor.curl-loop")
+        queue = EventQueues.serial("conveyor.curl-loop")
         epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
         precondition(epfd >= 0, "epoll_create1 failed: errno \(errno)")
         multi = makeMulti()

@@ -1,3 +1,4 @@
+import AWSCore
 import Dispatch
 import Foundation
 
@@ -36,7 +37,7 @@ public protocol CallPacing: AnyObject {
 /// A DispatchSourceTimer wakes it when a paced call may go; no thread waits on anything.
 public final class CallScheduler: @unchecked Sendable {
     // Invariant: every stored property below is read and written on `queue` only.
-    let queue = DispatchQueue(label: "conveyor.scheduler")
+    let queue = EventQueues.serial("conveyor.scheduler")
     private let pacing: any CallPacing
     private let clock: @Sendable () -> Double
     private var waiting: [Waiter] = []
