@@ -7,7 +7,7 @@
 #   make selftest  only the SigV4 proxy's self-test (it starts its own servers)
 #   make demo    a real job end to end on local stand-ins: moto's S3 and conveyor-emulator (scripts/demo.sh)
 #   make bench   Conveyor vs the boto3 peer on moto + conveyor-emulator (Benchmarks/bench.sh, scenarios
-#                BENCH_SCENARIOS=A,A2,B,C,D, BENCH_REPEAT=3 runs each; writes Benchmarks/results/DATE.md/.json), then the transport
+#                BENCH_SCENARIOS=A,Anp,A2,A2np,B,C,D, BENCH_REPEAT=3 runs each; writes Benchmarks/results/DATE.md/.json), then the transport
 #                benchmark, release build; BENCH_TRANSPORT=0 skips the transport benchmark
 #   make fuzz    the libFuzzer harnesses of Fuzz/ (job, template, xml, json, config), each for FUZZ_SECONDS
 #                (default 60) one after the other; fails on a crash (scripts/fuzz.sh, docs/fuzzing.md)
@@ -29,7 +29,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 PYTHON ?= python3
-BENCH_SCENARIOS ?= A,A2,B,C,D
+BENCH_SCENARIOS ?= A,Anp,A2,A2np,B,C,D
 BENCH_TRANSPORT ?= 1
 BENCH_REPEAT ?= 3
 FUZZ_SECONDS ?= 60

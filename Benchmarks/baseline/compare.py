@@ -43,6 +43,9 @@ SCENARIOS = {
     "C": dict(items=1000, emulator=["--latency-ms", "1000"], max_tokens=64, rpm=None, tpm=None, burst=1,
               latency_ms=1000, concurrency=1000),
 }
+# A and A2 with the job's `limits.probe: false`, Conveyor only: what the one-item probe costs.
+for _base in ("A", "A2"):
+    SCENARIOS[_base + "np"] = dict(SCENARIOS[_base], probe=False, inputs=_base, conveyor_only=True)
 D_RECORDS = 1_000_000
 D_RUN_ITEMS = 100_000
 
@@ -285,7 +288,7 @@ def main():
                           config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
                                         response_checksum_validation="when_required", max_pool_connections=16))
         s3.create_bucket(Bucket=BUCKET)
-        for name in names:
+        for name in dict.fromkeys(SCENARIOS[n].get("inputs", n) for n in names):
             n = SCENARIOS[name]["items"]
             width = len(str(n))
             with ThreadPoolExecutor(16) as pool:
@@ -295,7 +298,8 @@ def main():
         print(f"moto at {s3_url}, seeded {', '.join(names)}", flush=True)
 
         for rep, name, runner in [(r, n, x) for r in range(1, args.repeat + 1) for n in names
-                                  for x in ("conveyor", "boto3")]:
+                                  for x in ("conveyor", "boto3")
+                                  if x == "conveyor" or not SCENARIOS[n].get("conveyor_only")]:
             if True:
                 sc = SCENARIOS[name]
                 run_id = f"{name}-{runner}-{rep}-{int(time.time())}"
@@ -311,17 +315,17 @@ def main():
 name: bench-{name.lower()}
 model: {{id: {MODEL}, maxTokens: {sc['max_tokens']}}}
 prompt: "Summarise: {{{{input}}}}"
-inputs: {{s3: "s3://{BUCKET}/in-{name}/"}}
+inputs: {{s3: "s3://{BUCKET}/in-{sc.get('inputs', name)}/"}}
 output: {{s3: "s3://{BUCKET}/out/{run_id}/{{{{item.name}}}}.json"}}
 report: "s3://{BUCKET}/reports/{run_id}.json"
-limits: {{concurrency: {sc.get('concurrency', CONCURRENCY)}}}
+limits: {{concurrency: {sc.get('concurrency', CONCURRENCY)}{'' if sc.get('probe', True) else ', probe: false'}}}
 """)
                         argv = [str(bin_dir / "conveyor"), "run", str(job), "--progress", "never",
                                 "--log-level", "warning"]
                     else:
                         argv = [sys.executable, str(ROOT / "Benchmarks/baseline/boto3_runner.py"), "--s3-endpoint",
                                 s3_url, "--bedrock-endpoint", emu_url, "--bucket", BUCKET, "--input-prefix",
-                                f"in-{name}/", "--output-prefix", f"out/{run_id}/", "--concurrency",
+                                f"in-{sc.get('inputs', name)}/", "--output-prefix", f"out/{run_id}/", "--concurrency",
                                 str(sc.get("concurrency", CONCURRENCY)), "--max-tokens", str(sc["max_tokens"])]
                     wall, cpu, rss, rc, out, samples = timed(argv, work, run_id, sample_every=0.05)
                     stats = json.load(urllib.request.urlopen(f"{emu_url}/__stats", timeout=10))
@@ -445,6 +449,8 @@ retries, max_attempts 3 (an item still throttled after them fails).
   in flight hold k × (reserved − used) tokens besides those spent; ideal = min over k ≤ 32 of
   max(items × latency / k, (items × used − capacity + k × (reserved − used)) / rate) + latency, with used and
   reserved per call from the emulator's token counts (about 27 used, 269 reserved here).
+- Anp, A2np: A and A2 with the job's `limits.probe: false`, Conveyor only: what the one-item probe (items go one
+  at a time until one has succeeded end to end) costs.
 - B: {SCENARIOS['B']['items']} items, instant model (`--latency-ms 0`, no quota): overhead. moto is the bottleneck
   here, so read CPU ms/item and peak RSS, not wall.
 - C: {SCENARIOS['C']['items']} items, 1 s latency, no quota, concurrency {SCENARIOS['C']['concurrency']} for both: breadth.

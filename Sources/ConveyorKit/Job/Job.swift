@@ -135,6 +135,9 @@ public struct Limits: Sendable, Equatable {
     public var budgetUSD: Double?
     /// Whose limits these are when the job runs in shards.
     public var scope: LimitScope = .job
+    /// Until one item has succeeded end to end, items go one at a time (`CallScheduler`); false
+    /// opens the pool at once.
+    public var probe = true
 
     public init() {}
 

@@ -123,6 +123,8 @@ public enum JobFormat {
         JobField("budgetUSD", .number(minimum: 0), "Stop admitting calls before the estimated cost passes this (exit 4)."),
         JobField("scope", .string(enumeration: ["job", "shard"]), default: "job",
                  "With --shard I/N: job (requestsPerMinute, tokensPerMinute and budgetUSD are the whole job's, each shard takes 1/N) or shard (each shard gets them whole)."),
+        JobField("probe", .boolean, default: true,
+                 "true: until one item has succeeded end to end (call and output written), items go one at a time, so a wrong model, permission or output bucket costs one call; false: start concurrency items at once (saves about one item's time per run; a broken job can cost up to concurrency calls)."),
     ])
 
     static let batch = JobShape.object([

@@ -442,6 +442,7 @@ final class JobReader {
             limits.maxFailures = string(value(l, "maxFailures")).flatMap(FailureLimitText.parse)
             limits.budgetUSD = double(value(l, "budgetUSD"))
             if let v = string(value(l, "scope")).flatMap(LimitScope.init(rawValue:)) { limits.scope = v }
+            if let v = string(value(l, "probe")) { limits.probe = v.lowercased() == "true" }
         }
 
         // vars, with --var overrides

@@ -48,7 +48,7 @@ public final class CallScheduler: @unchecked Sendable {
     /// Until one item has succeeded end to end (call and output write), one item at a time is
     /// let through: a missing model, a refused permission or an unwritable output then costs
     /// one call, not a pool of them.
-    private var probing = true
+    private var probing: Bool
     private var probeOwner: Int?
 
     struct Waiter {
@@ -65,9 +65,12 @@ public final class CallScheduler: @unchecked Sendable {
         public let admittedAt: Double
     }
 
-    public init(pacing: any CallPacing, clock: @escaping @Sendable () -> Double) {
+    /// - Parameter probe: false admits calls as the pacing allows from the first one, without
+    ///   waiting for an item to succeed (`limits.probe: false`).
+    public init(pacing: any CallPacing, probe: Bool = true, clock: @escaping @Sendable () -> Double) {
         self.pacing = pacing
         self.clock = clock
+        probing = probe
     }
 
     /// Suspends until the call may go, no earlier than `notBefore`. Returns nil when the

@@ -109,7 +109,8 @@ public final class Runner: Sendable {
         var limits = job.limits
         limits.concurrency = concurrency
         let configuration = GovernorConfiguration(limits: limits, model: job.model, burndown: burndown)
-        scheduler = CallScheduler(pacing: pacing ?? GovernorPacing(configuration: configuration, clock: clock), clock: clock)
+        scheduler = CallScheduler(pacing: pacing ?? GovernorPacing(configuration: configuration, clock: clock),
+                                  probe: job.limits.probe, clock: clock)
     }
 
     /// Why the run stopped early, if it did.
