@@ -21,7 +21,8 @@ def main():
     from moto.server import DomainDispatcherApplication, create_backend_app
 
     app = DomainDispatcherApplication(create_backend_app)
-    # threaded=True: one thread per connection, and werkzeug then speaks HTTP/1.1 with keep-alive.
+    # threaded=True: one thread per connection. werkzeug 3 answers every request with
+    # "Connection: close", so each S3 request (ours and the boto3 peer's alike) opens a connection.
     server = make_server(args.host, args.port, app, threaded=True)
     # moto builds some URLs (e.g. multipart Location) from MOTO_PORT; give it the real one.
     os.environ["MOTO_PORT"] = str(server.server_address[1])
