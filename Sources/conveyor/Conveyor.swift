@@ -23,6 +23,7 @@ extension Conveyor {
     /// Parses and runs like ArgumentParser's own `main`, but a bad argument exits 2 (the
     /// contract's "invalid job, arguments or configuration"), not 64.
     static func main() async {
+        MallocSettings.apply()  // before the threads start: resident memory stays flat over long runs
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
