@@ -24,6 +24,8 @@ final class CurlTransfer {
 
     private var responseFields: [(String, String)] = []
     private var responseBody = Data()
+    /// False for HEAD: its Content-Length describes a body that never comes.
+    private let expectsBody: Bool
 
     /// The read timeout in nanoseconds; 0 when there is none.
     private let readTimeoutNanos: UInt64
@@ -45,6 +47,7 @@ final class CurlTransfer {
         completionQueue = queue
         self.completion = completion
         requestBody = request.body
+        expectsBody = request.method.uppercased() != "HEAD"
         readTimeoutNanos = timeouts.read > .zero ? timeouts.read.nanoseconds : 0
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
@@ -262,7 +265,7 @@ final class CurlTransfer {
         let value = trimmed(bytes[(colon + 1)...])
         responseFields.append((name, value))
         // Room for the announced body up front (up to 64 MiB: a bogus length must not allocate much).
-        if name.caseInsensitiveEquals("content-length"), let length = Int(value), length > responseBody.count {
+        if expectsBody, name.caseInsensitiveEquals("content-length"), let length = Int(value), length > responseBody.count {
             responseBody.reserveCapacity(min(length, 64 << 20))
         }
         return count
