@@ -43,7 +43,13 @@ CLANG ?= clang
 # which would be the host's libstdc++.so. A linker script called libstdc++.so that names the static
 # archive, in a folder searched first, links the C++ runtime in as well.
 STATIC_CXX_DIR = $(CURDIR)/.build/static-cxx
-RELEASE_FLAGS ?= -c release --static-swift-stdlib -Xswiftc -L$(STATIC_CXX_DIR) $(SWIFT_BUILD_FLAGS)
+# The release link uses the toolchain's lld instead of gold, to start with less memory mapped in:
+# packed relative relocations (RELR, -z pack-relative-relocs) instead of 2 MB of RELA entries that
+# the loader reads at every start, and the binary's own ~9,700 symbols not exported (nothing looks
+# them up; the loader probes their hash table on every symbol it binds). RELR needs glibc 2.36, as the
+# gold-linked binary did (it referenced arc4random).
+RELEASE_LINK_FLAGS ?= -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic
+RELEASE_FLAGS ?= -c release --static-swift-stdlib -Xswiftc -L$(STATIC_CXX_DIR) $(RELEASE_LINK_FLAGS) $(SWIFT_BUILD_FLAGS)
 RELEASE_PRODUCTS ?= conveyor conveyor-emulator
 RELEASE_BIN = .build/release
 
