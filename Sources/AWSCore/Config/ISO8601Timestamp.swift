@@ -8,13 +8,7 @@ enum ISO8601Timestamp {
         let s = Array(text.trimmingCharacters(in: .whitespaces).utf8)
         var i = 0
         func digits(_ count: Int) -> Int? {
-            guard i + count <= s.count else { return nil }
-            var value = 0
-            for k in 0..<count {
-                let c = s[i + k]
-                guard c >= 48 && c <= 57 else { return nil }
-                value = value * 10 + Int(c - 48)
-            }
+            guard let value = Timestamp.decimal(s, at: i, count: count) else { return nil }
             i += count
             return value
         }
@@ -60,11 +54,8 @@ enum ISO8601Timestamp {
             }
         }
         guard i == s.count else { return nil }
-        guard (1...12).contains(month), (1...31).contains(day), hour <= 23, minute <= 59, second <= 60 else {
-            return nil
-        }
-        let seconds = Double(Timestamp.epochSeconds(year: year, month: month, day: day, hour: hour, minute: minute,
-                                                    second: second) - offset) + fraction
-        return Date(timeIntervalSince1970: seconds)
+        guard let civil = Timestamp.checkedEpochSeconds(year: year, month: month, day: day, hour: hour,
+                                                        minute: minute, second: second) else { return nil }
+        return Date(timeIntervalSince1970: Double(civil - offset) + fraction)
     }
 }

@@ -36,19 +36,12 @@ public enum Timestamp {
     public static func parseCompact(_ text: String) -> Date? {
         let s = Array(text.utf8)
         guard s.count == 16, s[8] == UInt8(ascii: "T"), s[15] == UInt8(ascii: "Z") else { return nil }
-        func number(_ from: Int, _ count: Int) -> Int? {
-            var value = 0
-            for k in from..<(from + count) {
-                guard s[k] >= 48, s[k] <= 57 else { return nil }
-                value = value * 10 + Int(s[k] - 48)
-            }
-            return value
-        }
+        func number(_ from: Int, _ count: Int) -> Int? { decimal(s, at: from, count: count) }
         guard let year = number(0, 4), let month = number(4, 2), let day = number(6, 2), let hour = number(9, 2),
               let minute = number(11, 2), let second = number(13, 2),
-              (1...12).contains(month), (1...31).contains(day), hour <= 23, minute <= 59, second <= 60 else { return nil }
-        return Date(timeIntervalSince1970: Double(epochSeconds(year: year, month: month, day: day, hour: hour,
-                                                               minute: minute, second: second)))
+              let seconds = checkedEpochSeconds(year: year, month: month, day: day, hour: hour, minute: minute,
+                                                second: second) else { return nil }
+        return Date(timeIntervalSince1970: Double(seconds))
     }
 
     /// An ISO 8601 timestamp as AWS services write them (`2026-11-30T02:00:04.000Z`, with or
@@ -61,6 +54,26 @@ public enum Timestamp {
     public static func parseHTTPDate(_ text: String) -> Date? {
         if let date = parseIMFFixdate(Array(text.utf8)) { return date }
         return parseObsoleteHTTPDate(text)
+    }
+
+    /// The unsigned decimal number in `s[at ..< at + count]`, all digits; nil otherwise (or when
+    /// `s` is shorter).
+    static func decimal(_ s: [UInt8], at start: Int, count: Int) -> Int? {
+        guard start >= 0, count > 0, start + count <= s.count else { return nil }
+        var value = 0
+        for k in start..<(start + count) {
+            guard s[k] >= 48, s[k] <= 57 else { return nil }
+            value = value * 10 + Int(s[k] - 48)
+        }
+        return value
+    }
+
+    /// `epochSeconds` of a time whose fields are in range (month 1–12, day 1–31, hour ≤ 23,
+    /// minute ≤ 59, second ≤ 60 for a leap second); nil otherwise.
+    static func checkedEpochSeconds(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Int? {
+        guard (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute),
+              (0...60).contains(second) else { return nil }
+        return epochSeconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
     }
 
     /// Seconds since 1970 of a UTC civil time (Howard Hinnant's days-from-civil).
@@ -115,20 +128,13 @@ public enum Timestamp {
         guard s.count == 29, s[3] == UInt8(ascii: ","), s[4] == 32, s[7] == 32, s[11] == 32, s[16] == 32,
               s[19] == UInt8(ascii: ":"), s[22] == UInt8(ascii: ":"), s[25] == 32,
               s[26] == UInt8(ascii: "G"), s[27] == UInt8(ascii: "M"), s[28] == UInt8(ascii: "T") else { return nil }
-        func number(_ from: Int, _ count: Int) -> Int? {
-            var value = 0
-            for k in from..<(from + count) {
-                guard s[k] >= 48, s[k] <= 57 else { return nil }
-                value = value * 10 + Int(s[k] - 48)
-            }
-            return value
-        }
+        func number(_ from: Int, _ count: Int) -> Int? { decimal(s, at: from, count: count) }
         guard let day = number(5, 2), let year = number(12, 4), let hour = number(17, 2), let minute = number(20, 2),
               let second = number(23, 2),
               let monthIndex = months.firstIndex(where: { $0[0] == s[8] && $0[1] == s[9] && $0[2] == s[10] }),
-              (1...31).contains(day), hour <= 23, minute <= 59, second <= 60 else { return nil }
-        return Date(timeIntervalSince1970: Double(epochSeconds(year: year, month: monthIndex + 1, day: day, hour: hour,
-                                                               minute: minute, second: second)))
+              let seconds = checkedEpochSeconds(year: year, month: monthIndex + 1, day: day, hour: hour,
+                                                minute: minute, second: second) else { return nil }
+        return Date(timeIntervalSince1970: Double(seconds))
     }
 
     private static func parseObsoleteHTTPDate(_ text: String) -> Date? {
