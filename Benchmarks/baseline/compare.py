@@ -16,6 +16,7 @@ Scenarios (quota unknown to both clients, concurrency 32):
 Usage: python3 compare.py --bin DIR [--scenarios A,A2,B] [--command 'make bench'] [--items N --no-write]
 """
 import argparse
+import collections
 import datetime
 import json
 import os
@@ -133,9 +134,7 @@ class Sampler:
 
 def thread_summary(names):
     """`main, 2 × worker` style: each distinct thread name with its count."""
-    counts = {}
-    for n in names:
-        counts[n] = counts.get(n, 0) + 1
+    counts = collections.Counter(names)
     return ", ".join(n if c == 1 else f"{c} × {n}" for n, c in counts.items())
 
 

@@ -29,9 +29,9 @@ struct MallocSettingsTests {
     /// Under ASan or TSan (`make sanitize`) the sanitizer's allocator serves malloc, so new threads
     /// make no glibc arenas whatever the setting: the checks that need them to are left out there.
     static let glibcServesMalloc: Bool = {
-        guard let handle = dlopen(nil, RTLD_NOW) else { return false }
-        defer { dlclose(handle) }
-        return dlsym(handle, "__tsan_init") == nil && dlsym(handle, "__asan_init") == nil
+        typealias Entry = @convention(c) () -> Void
+        return MallocSettings.function("__tsan_init", as: Entry.self) == nil
+            && MallocSettings.function("__asan_init", as: Entry.self) == nil
     }()
 
     @Test(.enabled(if: glibcServesMalloc, "a sanitizer's allocator serves malloc here"))
